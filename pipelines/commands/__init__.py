@@ -1,0 +1,6 @@
+"""The CLI's subcommands: one module each, with HELP, add_arguments(parser) and run(args, rest)."""
+
+from tunescribe.pipelines.commands import build
+
+# Order is the order of `tunescribe --help`.
+COMMANDS = {"build": build}

@@ -1,0 +1,49 @@
+"""The reject record: an ingested item (or one of its clips) that did not reach the output, and why."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import pyarrow as pa
+
+REJECT_SCHEMA_VERSION = "1.0"
+
+_FIELDS = [
+    ("source_id", pa.string(), False, "id of the source item (for unreadable manifest rows: manifest#row)"),
+    ("key", pa.string(), True, "source key, or clip key when one clip was rejected; null if never known"),
+    ("clip_index", pa.int32(), True, "index of the rejected clip; null when the whole item was rejected"),
+    ("stage", pa.string(), False, "stage that rejected it, e.g. ingest, dedup, decode, quality"),
+    ("reason", pa.string(), False, "stable snake_case reason code, e.g. missing_file, too_silent"),
+    ("detail", pa.string(), False, "human-readable explanation"),
+    ("input_uri", pa.string(), False, "manifest or folder the item came from"),
+    ("schema_version", pa.string(), False, "REJECT_SCHEMA_VERSION of the writer"),
+]
+
+REJECT_FIELD_DOCS = {name: doc for name, _, _, doc in _FIELDS}
+REJECT_SCHEMA = pa.schema(
+    [pa.field(name, typ, nullable=nullable, metadata={"doc": doc}) for name, typ, nullable, doc in _FIELDS],
+    metadata={"tunescribe.record": "reject", "tunescribe.schema_version": REJECT_SCHEMA_VERSION},
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Reject:
+    source_id: str
+    stage: str
+    reason: str
+    detail: str
+    input_uri: str
+    key: Optional[str] = None
+    clip_index: Optional[int] = None
+
+    @property
+    def is_whole_item(self) -> bool:
+        return self.clip_index is None
+
+    def sort_key(self) -> tuple:
+        return (self.source_id, self.key or "", -1 if self.clip_index is None else self.clip_index,
+                self.stage, self.reason, self.detail, self.input_uri)
+
+    def to_row(self) -> dict:
+        return {**dataclasses.asdict(self), "schema_version": REJECT_SCHEMA_VERSION}

@@ -1,0 +1,154 @@
+"""Decodes any audio ffmpeg reads (PyAV), mixes to the configured channels and resamples (soxr).
+
+The whole source, or its [start_s, end_s) range, becomes one float32 array. Unreadable,
+truncated, empty or over-long input is rejected with a reason; it never stops the run.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import BinaryIO, Optional
+
+import apache_beam as beam
+import av
+import numpy as np
+import soxr
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from tunescribe.schemas import DecodedAudio, SourceItem
+from tunescribe.transforms.stage import Rejected
+
+LAYOUTS = {1: "mono", 2: "stereo"}
+# A file that decodes to less than this share of its declared length (minus a second of slack
+# for estimated durations) lost its end.
+TRUNCATION_RATIO = 0.8
+
+
+def ogg_lost_its_end(f: BinaryIO) -> bool:
+    """True if an Ogg stream's last page is not flagged end-of-stream.
+
+    Ogg has no length header, so ffmpeg decodes a cut-off Ogg file as a shorter, valid one;
+    the missing EOS flag on the last page is what tells a truncated file from a short one.
+    """
+    f.seek(0)
+    if f.read(4) != b"OggS":
+        return False
+    size = f.seek(0, 2)
+    f.seek(max(0, size - 65536))
+    tail = f.read()
+    last = tail.rfind(b"OggS")
+    f.seek(0)
+    return last < 0 or last + 5 >= len(tail) or not tail[last + 5] & 0x04
+
+
+def _declared_duration(container, stream) -> Optional[float]:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
+
+
+def decode_audio(
+    source: str | BinaryIO,
+    sample_rate: int,
+    channels: int,
+    start_s: Optional[float] = None,
+    end_s: Optional[float] = None,
+    max_seconds: float = 3600.0,
+) -> np.ndarray:
+    """Returns float32 samples shaped (channels, frames) at `sample_rate`, or raises Rejected."""
+    try:
+        container = av.open(source, mode="r", metadata_errors="ignore")
+    except av.error.FFmpegError as exc:
+        raise Rejected("not_audio", f"ffmpeg cannot read it: {exc}") from None
+    with container:
+        if not container.streams.audio:
+            raise Rejected("no_audio_stream", "the file has no audio stream")
+        stream = container.streams.audio[0]
+        declared = _declared_duration(container, stream)
+        start = start_s or 0.0
+        stop = math.inf if end_s is None else end_s
+        if declared is not None and start >= declared:
+            raise Rejected("bad_time_range", f"start {start:.3f} s is past the end ({declared:.3f} s)")
+        if min(stop, declared if declared is not None else math.inf) - start > max_seconds:
+            raise Rejected("too_long", f"longer than the {max_seconds:.0f} s limit per source")
+        if start > 0:
+            container.seek(int(start * av.time_base), backward=True, any_frame=False)
+
+        to_float = av.AudioResampler(format="fltp", layout=LAYOUTS[channels])
+        resampler = None
+        in_rate = None
+        pos = None  # seconds, at the start of the next converted frame
+        decoded_in = 0.0  # seconds of input kept
+        chunks = []
+
+        def keep(block: np.ndarray, t0: float) -> bool:
+            """Trims one converted block to [start, stop); returns False once past stop."""
+            nonlocal decoded_in
+            n = block.shape[1]
+            lo = max(0, int(round((start - t0) * in_rate)))
+            hi = n if math.isinf(stop) else min(n, int(round((stop - t0) * in_rate)))
+            if hi > lo:
+                piece = np.ascontiguousarray(block[:, lo:hi].T)
+                decoded_in += piece.shape[0] / in_rate
+                if decoded_in > max_seconds:
+                    raise Rejected("too_long", f"longer than the {max_seconds:.0f} s limit per source")
+                chunks.append(piece if resampler is None else resampler.resample_chunk(piece))
+            return t0 + n / in_rate < stop
+
+        try:
+            for frame in container.decode(stream):
+                if in_rate is None:
+                    in_rate = frame.sample_rate
+                    if in_rate != sample_rate:
+                        resampler = soxr.ResampleStream(in_rate, sample_rate, channels, dtype="float32")
+                elif frame.sample_rate != in_rate:
+                    raise Rejected("corrupt_audio", "sample rate changes within the stream")
+                if pos is None or frame.time is not None and abs(frame.time - pos) > 0.5:
+                    pos = frame.time if frame.time is not None else 0.0
+                going = True
+                for converted in to_float.resample(frame):
+                    block = converted.to_ndarray()
+                    going = keep(block, pos) and going
+                    pos += block.shape[1] / in_rate
+                if not going:
+                    break
+        except av.error.FFmpegError as exc:
+            raise Rejected("corrupt_audio", f"decoding failed after {decoded_in:.2f} s: {exc}") from None
+    if in_rate is None or decoded_in == 0:
+        raise Rejected("empty_audio", "no audio samples in the requested range")
+    if resampler is not None:
+        chunks.append(resampler.resample_chunk(np.zeros((0, channels), np.float32), last=True))
+    samples = np.concatenate(chunks, axis=0).T
+    if not np.isfinite(samples).all():
+        raise Rejected("non_finite_samples", "audio contains NaN or infinite samples")
+    expected = (min(stop, declared) if declared is not None else stop) - start
+    if math.isfinite(expected) and decoded_in < TRUNCATION_RATIO * expected - 1.0:
+        raise Rejected("truncated", f"decoded {decoded_in:.2f} s of a declared {expected:.2f} s")
+    return np.ascontiguousarray(samples, dtype=np.float32)
+
+
+class DecodeAudio(beam.DoFn):
+    """SourceItem -> DecodedAudio at the target rate and channel count."""
+
+    def __init__(self, sample_rate: int = 48000, channels: int = 1, max_seconds: float = 3600.0):
+        if channels not in LAYOUTS:
+            raise ValueError(f"channels must be 1 or 2, not {channels}")
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self.max_seconds = max_seconds
+
+    def process(self, item: SourceItem):
+        if not FileSystems.exists(item.uri):
+            raise Rejected("missing_file", f"no file at {item.uri}")
+        with FileSystems.open(item.uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            if f.seek(0, 2) == 0:
+                raise Rejected("empty_file", "the file is empty (0 bytes)")
+            if ogg_lost_its_end(f):
+                raise Rejected("truncated", "the Ogg stream ends without its end-of-stream page")
+            samples = decode_audio(f, self.sample_rate, self.channels, item.start_s, item.end_s,
+                                   self.max_seconds)
+        yield DecodedAudio(item=item, samples=samples, sample_rate=self.sample_rate,
+                           offset_s=item.start_s or 0.0)

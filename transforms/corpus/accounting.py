@@ -1,0 +1,98 @@
+"""Counts what happened in a run: items in, per stage, per reject reason, and per source outcome.
+
+The ledger every run must balance: ingested items = accepted items + rejected items, where an
+item is accepted when at least one of its clips is in the corpus, and rejected otherwise (either
+as a whole, or because every one of its clips was rejected).
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+
+
+def source_key_of(clip_key: str) -> str:
+    """A clip key is `<source key>_<clip index>`."""
+    return clip_key.rsplit("_", 1)[0]
+
+
+class _Count(beam.PTransform):
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = name
+
+    def expand(self, pcoll):
+        name = self.name
+        return pcoll | beam.combiners.Count.Globally() | beam.Map(lambda n: (name, n))
+
+
+class SummariseRun(beam.PTransform):
+    """-> one dict: {"stages": {name: count}, "sources": {...}, "clips": {...}, "rejects": {...},
+    "shards": [...]}. Inputs: `stage_counts` (name -> PCollection, counted in the given order),
+    `accepted` clips, `rejects`, `shard_rows` (shard name, rows) from the WebDataset writer."""
+
+    def __init__(self, stage_counts: dict, accepted, rejects, shard_rows, ingested):
+        super().__init__()
+        self.stage_counts, self.accepted, self.rejects = stage_counts, accepted, rejects
+        self.shard_rows, self.ingested = shard_rows, ingested
+
+    def expand(self, pbegin):
+        facts = [pc | f"Count{name}" >> _Count(f"stages/{name}") for name, pc in self.stage_counts.items()]
+        facts.append(self.ingested | "CountIngested" >> _Count("sources/ingested"))
+
+        by_source = (
+            (
+                self.accepted | "AcceptedBySource" >> beam.Map(lambda c: (source_key_of(c.key), True)),
+                self.rejects
+                | "ClipRejects" >> beam.Filter(lambda r: not r.is_whole_item)
+                | "RejectedBySource" >> beam.Map(lambda r: (source_key_of(r.key), False)),
+            )
+            | "FlattenOutcomes" >> beam.Flatten()
+            | "GroupOutcomes" >> beam.GroupByKey()
+            | "Outcome" >> beam.MapTuple(lambda _, oks: "sources/accepted" if any(oks) else "sources/rejected")
+        )
+        whole = (
+            self.rejects
+            | "WholeRejects" >> beam.Filter(lambda r: r.is_whole_item)
+            | "WholeOutcome" >> beam.Map(lambda _: "sources/rejected")
+        )
+        facts.append(
+            (by_source, whole, pbegin | "Zero" >> beam.Create(["sources/accepted", "sources/rejected"]))
+            | "FlattenSources" >> beam.Flatten()
+            | "CountOutcomes" >> beam.combiners.Count.PerElement()
+            | "MinusZero" >> beam.MapTuple(lambda k, n: (k, n - 1))
+        )
+        facts.append(
+            self.rejects
+            | "ByReason" >> beam.Map(lambda r: (f"rejects/{r.stage}/{r.reason}", 1))
+            | "SumReasons" >> beam.CombinePerKey(sum)
+        )
+        facts.append(
+            self.shard_rows | "ShardSizes" >> beam.MapTuple(lambda name, rows: (f"shards/{name}", len(rows)))
+        )
+        return (
+            facts
+            | "AllFacts" >> beam.Flatten()
+            | "Collect" >> beam.combiners.ToList()
+            | "Assemble" >> beam.Map(assemble, list(self.stage_counts))
+        )
+
+
+def assemble(facts: list[tuple[str, int]], stage_order: list[str]) -> dict:
+    flat = dict(facts)
+    stages = {name: flat[f"stages/{name}"] for name in stage_order}
+    by_reason = {k.split("/", 1)[1]: v for k, v in sorted(flat.items()) if k.startswith("rejects/")}
+    by_stage: dict[str, int] = {}
+    for stage_reason, n in by_reason.items():
+        stage = stage_reason.split("/")[0]
+        by_stage[stage] = by_stage.get(stage, 0) + n
+    shards = [{"name": k.split("/", 1)[1], "samples": v} for k, v in sorted(flat.items()) if k.startswith("shards/")]
+    return {
+        "stages": stages,
+        "sources": {
+            "ingested": flat["sources/ingested"],
+            "accepted": flat["sources/accepted"],
+            "rejected": flat["sources/rejected"],
+        },
+        "rejects": {"total": sum(by_reason.values()), "by_stage": by_stage, "by_reason": by_reason},
+        "shards": {"count": len(shards), "samples": sum(s["samples"] for s in shards), "files": shards},
+    }

@@ -1,0 +1,97 @@
+"""The one model-handler interface every model stage uses (tagging, captioning, audio-text scores).
+
+It is Beam's own `ModelHandler`, so stages run through `RunInference`: batching by
+`BatchElements`, one model per worker process (or shared across processes) through `Shared`,
+failures routed by `RunInference(...).with_exception_handling()`. This base adds what tunescribe
+needs of every backend: where the model comes from (hub id or local folder, revision), its
+identity for provenance, and batch sizing from config. Heavy models load in `load_model`, which
+Beam calls on the worker — never in `__init__`. Handlers know no prompts: stages build inputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from typing import Any, Generic, Optional, TypeVar
+
+from apache_beam.ml.inference.base import ModelHandler
+
+ExampleT = TypeVar("ExampleT")
+PredictionT = TypeVar("PredictionT")
+ModelT = TypeVar("ModelT")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSource:
+    """Where a model comes from: a hub id (`org/name`) or a local folder, plus how to run it."""
+
+    model: str
+    revision: Optional[str] = None  # hub branch/tag/commit; ignored for local folders
+    device: str = "cpu"  # "cpu", "cuda", "cuda:1", "auto"
+    dtype: str = "auto"  # "auto", "float32", "float16", "bfloat16"
+    local_files_only: bool = False  # never touch the network, even for hub ids
+    trust_remote_code: bool = False
+
+    @property
+    def is_local(self) -> bool:
+        return os.path.isdir(self.model)
+
+    def identity(self) -> tuple[str, str]:
+        """(model id, revision) for provenance. A local folder has no hub revision, so its
+        revision is a hash of its config files: a different model in the same folder shows."""
+        if not self.is_local:
+            return self.model, self.revision or "main"
+        digest = hashlib.sha256()
+        for name in sorted(os.listdir(self.model)):
+            if name.endswith(".json"):
+                with open(os.path.join(self.model, name), "rb") as f:
+                    digest.update(name.encode() + b"\0" + f.read())
+        return os.path.basename(os.path.normpath(self.model)), "local-" + digest.hexdigest()[:12]
+
+    def from_pretrained_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"trust_remote_code": self.trust_remote_code}
+        if self.is_local or self.local_files_only:
+            kwargs["local_files_only"] = True
+        if self.revision and not self.is_local:
+            kwargs["revision"] = self.revision
+        return kwargs
+
+
+@dataclasses.dataclass(frozen=True)
+class Batching:
+    """How RunInference batches elements for one model stage."""
+
+    min_batch_size: int = 1
+    max_batch_size: int = 8
+    max_batch_duration_secs: Optional[float] = None  # flush a partial batch after this long
+    share_across_processes: bool = False  # one copy per machine (large models) instead of per process
+    model_copies: Optional[int] = None  # with share_across_processes: how many copies per machine
+
+
+class TunescribeModelHandler(ModelHandler[ExampleT, PredictionT, ModelT], Generic[ExampleT, PredictionT, ModelT]):
+    """Base for tunescribe's handlers; subclasses implement `load_model` and `run_inference`."""
+
+    def __init__(self, source: Optional[ModelSource] = None, batching: Batching = Batching()):
+        super().__init__()
+        self.source = source
+        self.batching = batching
+
+    def model_identity(self) -> tuple[str, Optional[str]]:
+        """(model id, revision) that every output records; HTTP backends override it."""
+        return self.source.identity() if self.source else (type(self).__name__, None)
+
+    def batch_elements_kwargs(self) -> dict[str, Any]:
+        kwargs = {"min_batch_size": self.batching.min_batch_size, "max_batch_size": self.batching.max_batch_size}
+        if self.batching.max_batch_duration_secs is not None:
+            kwargs["max_batch_duration_secs"] = self.batching.max_batch_duration_secs
+        return kwargs
+
+    def share_model_across_processes(self) -> bool:
+        return self.batching.share_across_processes
+
+    def model_copies(self) -> int:
+        return self.batching.model_copies or 1
+
+    def get_metrics_namespace(self) -> str:
+        return "tunescribe." + type(self).__name__

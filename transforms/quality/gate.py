@@ -1,0 +1,48 @@
+"""The quality gate: cheap threshold rules over stats already stored on the clip.
+
+Each rule returns None when the clip passes, or (reason, detail). Changing a threshold never
+needs the audio again. A clip failing any rule is rejected with the first failing reason; the
+detail lists every rule it failed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import apache_beam as beam
+
+from tunescribe.schemas import Clip
+from tunescribe.transforms.stage import Rejected
+
+
+@dataclasses.dataclass(frozen=True)
+class QualityThresholds:
+    min_duration_s: float = 3.0
+    max_silence_ratio: float = 0.9
+    require_caption: bool = True
+
+
+def check_clip(clip: Clip, t: QualityThresholds) -> list[tuple[str, str]]:
+    """All failed rules as (reason, detail); empty when the clip passes."""
+    failures = []
+    duration = clip.stats.get("duration_s", clip.duration_s)
+    if duration < t.min_duration_s:
+        failures.append(("too_short", f"{duration:.2f} s < min_duration_s {t.min_duration_s}"))
+    silence = clip.stats.get("silence_ratio")
+    if silence is not None and silence > t.max_silence_ratio:
+        failures.append(("too_silent", f"silence_ratio {silence:.3f} > max_silence_ratio {t.max_silence_ratio}"))
+    if t.require_caption and not any(c.text.strip() for c in clip.captions):
+        failures.append(("no_caption", "no non-empty caption"))
+    return failures
+
+
+class QualityGate(beam.DoFn):
+    def __init__(self, thresholds: Optional[QualityThresholds] = None):
+        self.thresholds = thresholds or QualityThresholds()
+
+    def process(self, clip: Clip):
+        failures = check_clip(clip, self.thresholds)
+        if failures:
+            raise Rejected(failures[0][0], "; ".join(f"{r}: {d}" for r, d in failures))
+        yield clip

@@ -1,0 +1,34 @@
+"""Writes the run's stats dict as canonical JSON (sorted keys), so reruns write the same bytes."""
+
+from __future__ import annotations
+
+import json
+
+import apache_beam as beam
+
+from tunescribe.transforms.sinks.files import write_bytes_atomically
+
+
+def stats_json(stats: dict) -> bytes:
+    return (json.dumps(stats, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+class WriteRunStats(beam.PTransform):
+    """One stats dict -> `path`; `extra` (run-level facts: name, config hash, versions) is merged in.
+
+    `after` holds PCollections that must be complete first (the shards and tables), so stats.json
+    is the last file a successful run writes."""
+
+    def __init__(self, path: str, extra: dict, after=()):
+        super().__init__()
+        self.path, self.extra, self.after = path, extra, after
+
+    def expand(self, stats):
+        path, extra = self.path, self.extra
+        waits = {f"after{i}": beam.pvalue.AsList(pc) for i, pc in enumerate(self.after)}
+
+        def write(s, **_):
+            write_bytes_atomically(path, stats_json({**extra, **s}))
+            return path
+
+        return stats | beam.Map(write, **waits)

@@ -1,0 +1,94 @@
+"""How a stage reports a rejected element, and how the pipeline routes it to the rejects table.
+
+A stage's DoFn raises `Rejected(reason, detail)` for input it refuses (bad file, silent clip...).
+`RunStage` applies the DoFn with Beam's `with_exception_handling`, so every exception — expected
+`Rejected` or an unexpected bug in a library — becomes a reject record naming the stage, and the
+run goes on. Nothing is dropped silently: an element either yields outputs or a reject.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import apache_beam as beam
+
+from tunescribe.schemas import Reject
+
+log = logging.getLogger(__name__)
+
+# Output tag under which stages that emit several rejects per element (joins, dedups) send them.
+REJECTS = "rejects"
+
+
+class Rejected(Exception):
+    """An element refused by a stage, with a stable snake_case reason code."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(reason, detail)
+        self.reason = reason
+        self.detail = detail
+
+    # Beam's dead-letter output carries repr(exception), not the exception: keep it parseable.
+    def __repr__(self) -> str:
+        return f"{self.reason}: {self.detail}"
+
+
+def to_reject(stage: str, element, exc_type: type, exc_repr: str, traceback_lines=()) -> Reject:
+    """Builds the reject record for an element that failed in `stage`."""
+    if issubclass(exc_type, Rejected):
+        reason, _, detail = exc_repr.partition(": ")
+    else:
+        reason, detail = "unexpected_error", f"{exc_type.__name__}: {exc_repr}"
+        log.warning("unexpected error in stage %s:\n%s", stage, "".join(traceback_lines))
+    if isinstance(element, str):  # a whole input (manifest or folder) that could not be read
+        return Reject(source_id=element, stage=stage, reason=reason, detail=detail, input_uri=element)
+    return Reject(
+        source_id=element.source_id,
+        key=element.key,
+        clip_index=element.clip_index,
+        stage=stage,
+        reason=reason,
+        detail=detail,
+        input_uri=element.input_uri,
+    )
+
+
+class RunStage(beam.PTransform):
+    """Applies `dofn` and returns `(outputs, rejects)`; see the module docstring."""
+
+    def __init__(self, stage: str, dofn: beam.DoFn):
+        super().__init__()
+        self.stage = stage
+        self.dofn = dofn
+
+    def expand(self, pcoll):
+        good, bad = pcoll | beam.ParDo(self.dofn).with_exception_handling(
+            main_tag="good", dead_letter_tag="bad"
+        )
+        stage = self.stage
+        rejects = bad | "ToReject" >> beam.MapTuple(
+            lambda element, error: to_reject(stage, element, *error)
+        )
+        return good | "Progress" >> beam.ParDo(_Progress(stage)), rejects
+
+
+class _Progress(beam.DoFn):
+    """Counts a stage's outputs (Beam metrics) and logs the count now and then, per worker."""
+
+    EVERY_S = 10.0
+
+    def __init__(self, stage: str):
+        self.stage = stage
+
+    def setup(self):
+        self.counter = beam.metrics.Metrics.counter("stages", self.stage)
+        self.n, self.last = 0, time.monotonic()
+
+    def process(self, element):
+        self.counter.inc()
+        self.n += 1
+        if time.monotonic() - self.last > self.EVERY_S:
+            self.last = time.monotonic()
+            log.info("%s: %d done (this worker)", self.stage, self.n)
+        yield element
