@@ -25,21 +25,38 @@ LAYOUTS = {1: "mono", 2: "stereo"}
 TRUNCATION_RATIO = 0.8
 
 
-def ogg_lost_its_end(f: BinaryIO) -> bool:
-    """True if an Ogg stream's last page is not flagged end-of-stream.
+def lost_its_end(f: BinaryIO) -> bool:
+    """True if an Ogg or WAV file was visibly cut off.
 
-    Ogg has no length header, so ffmpeg decodes a cut-off Ogg file as a shorter, valid one;
-    the missing EOS flag on the last page is what tells a truncated file from a short one.
+    ffmpeg decodes a cut-off Ogg or WAV file as a shorter, valid one and reports the shorter
+    duration, so the declared length cannot tell. The containers can: an Ogg stream's last page
+    carries an end-of-stream flag, and a RIFF header states the file's full size.
     """
-    f.seek(0)
-    if f.read(4) != b"OggS":
-        return False
-    size = f.seek(0, 2)
-    f.seek(max(0, size - 65536))
-    tail = f.read()
+    try:
+        f.seek(0)
+        head = f.read(12)
+        size = f.seek(0, 2)
+        if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+            declared = int.from_bytes(head[4:8], "little") + 8
+            # 0 / 0xFFFFFFFF: a streamed WAV whose writer never came back to fill the size in
+            return declared not in (8, 2**32 + 7) and size < declared
+        if head[:4] != b"OggS":
+            return False
+        f.seek(max(0, size - 65536))
+        tail = f.read()
+    finally:
+        f.seek(0)
     last = tail.rfind(b"OggS")
-    f.seek(0)
     return last < 0 or last + 5 >= len(tail) or not tail[last + 5] & 0x04
+
+
+def mix(block: np.ndarray, channels: int) -> np.ndarray:
+    """(in channels, n) -> (channels, n): mono is the mean, stereo from mono is a copy."""
+    if block.shape[0] == channels:
+        return block
+    if channels == 1:
+        return block.mean(axis=0, keepdims=True)
+    return np.repeat(block[:1], 2, axis=0)
 
 
 def _declared_duration(container, stream) -> Optional[float]:
@@ -77,7 +94,9 @@ def decode_audio(
         if start > 0:
             container.seek(int(start * av.time_base), backward=True, any_frame=False)
 
-        to_float = av.AudioResampler(format="fltp", layout=LAYOUTS[channels])
+        # ffmpeg mixes only sources of more than two channels (5.1 -> stereo needs its matrix);
+        # mono/stereo are mixed below, so mono -> stereo keeps full level (swr would lower it 3 dB).
+        to_float = av.AudioResampler(format="fltp", layout="stereo" if stream.channels > 2 else None)
         resampler = None
         in_rate = None
         pos = None  # seconds, at the start of the next converted frame
@@ -110,7 +129,7 @@ def decode_audio(
                     pos = frame.time if frame.time is not None else 0.0
                 going = True
                 for converted in to_float.resample(frame):
-                    block = converted.to_ndarray()
+                    block = mix(converted.to_ndarray(), channels)
                     going = keep(block, pos) and going
                     pos += block.shape[1] / in_rate
                 if not going:
@@ -146,8 +165,8 @@ class DecodeAudio(beam.DoFn):
         with FileSystems.open(item.uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
             if f.seek(0, 2) == 0:
                 raise Rejected("empty_file", "the file is empty (0 bytes)")
-            if ogg_lost_its_end(f):
-                raise Rejected("truncated", "the Ogg stream ends without its end-of-stream page")
+            if lost_its_end(f):
+                raise Rejected("truncated", "the file is shorter than its container says")
             samples = decode_audio(f, self.sample_rate, self.channels, item.start_s, item.end_s,
                                    self.max_seconds)
         yield DecodedAudio(item=item, samples=samples, sample_rate=self.sample_rate,

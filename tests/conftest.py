@@ -1,0 +1,43 @@
+"""Shared fixtures: where the shared test data lives, and small synthetic audio."""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> pathlib.Path:
+    """../shared/data beside the checkout; tests that need it skip cleanly when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared test data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def audio_dev(shared_data) -> pathlib.Path:
+    path = shared_data / "audio-dev"
+    if not (path / "manifest.jsonl").is_file():
+        pytest.skip(f"audio-dev data not found at {path}")
+    return path
+
+
+def tone(seconds: float, rate: int = 22050, freq: float = 440.0, amp: float = 0.5, channels: int = 1) -> np.ndarray:
+    """A sine tone, float32 shaped (frames, channels) as soundfile writes it."""
+    t = np.arange(int(seconds * rate)) / rate
+    x = (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+    return np.repeat(x[:, None], channels, axis=1)
+
+
+def write_audio(path, seconds: float = 5.0, rate: int = 22050, freq: float = 440.0, amp: float = 0.5,
+                channels: int = 1, **kwargs) -> pathlib.Path:
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, tone(seconds, rate, freq, amp, channels), rate, **kwargs)
+    return path
