@@ -1,33 +1,54 @@
 """The corpus build, top-down as the data flows:
 
-inputs -> source items -> decode -> clips -> stats -> captions -> quality gate -> split -> encode
+inputs -> source items -> [skip what the resume ledger settled] -> decode -> clips -> stats -> captions
+       -> quality gate -> split -> encode -> [commit to the ledger, add what it restored]
        -> WebDataset shards + clip table;   every reject on the way -> rejects table;   -> stats.json
+       -> wids indexes, dataset card, HTML report, SHA256SUMS -> manifest.json (last)
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from importlib.metadata import PackageNotFoundError, version
 
 import apache_beam as beam
 
+from tunescribe.pipelines.caption_models import build_captioners, check_caption_models
 from tunescribe.pipelines.config import BuildConfig, FolderInput
+from tunescribe.pipelines.resources import request_model_resources
+from tunescribe.pipelines.music import analyse_music
 from tunescribe.transforms.audio.decode import DecodeAudio
 from tunescribe.transforms.audio.encode import EncodeAudio
 from tunescribe.transforms.audio.segment import SegmentClips
 from tunescribe.transforms.audio.stats import ComputeAudioStats
-from tunescribe.transforms.captions.template import TemplateCaptioner
+from tunescribe.transforms.captions.estimate import EstimateCaptions
+from tunescribe.transforms.captions.model_captions import ModelCaptions
+from tunescribe.transforms.captions.offline import OfflineCaptioner
 from tunescribe.transforms.corpus.accounting import SummariseRun
-from tunescribe.transforms.corpus.split import AssignSplit
+from tunescribe.transforms.corpus.split import AssignSplit, ForcedTestGroups
 from tunescribe.transforms.ingest.dedup import DropDuplicateSources
 from tunescribe.transforms.ingest.folder import AUDIO_EXTENSIONS, ListAudioFolder
-from tunescribe.transforms.ingest.manifest import ColumnMapping, ParseManifestRow, ReadManifest
-from tunescribe.transforms.quality.gate import QualityGate, QualityThresholds
+from tunescribe.transforms.ingest.fetch import FetchAudio
+from tunescribe.transforms.ingest.manifest import ParseManifestRow, ReadManifest
+from tunescribe.transforms.ingest.remote import RemoteOptions
+from tunescribe.transforms.ingest.youtube import YoutubeOptions
+from tunescribe.pipelines.quality import decisions_of, quality_stats
+from tunescribe.transforms.quality.decide import DecideQuality
+from tunescribe.transforms.quality.candidates import CANDIDATES_FILE, WriteCandidates
 from tunescribe.transforms.sinks.parquet import WriteClipTable, WriteRejectTable
 from tunescribe.transforms.sinks.stats import WriteRunStats
-from tunescribe.transforms.sinks.webdataset import WriteWebDataset
+from tunescribe.schemas import CLIP_SCHEMA_VERSION, REJECT_SCHEMA_VERSION
+from tunescribe.transforms.sinks.compact import CompactLedger
+from tunescribe.transforms.sinks.finish import FinishCorpus
+from tunescribe.transforms.sinks.layout import (
+    CLIPS_DIR, COMMITTED_SHARDS_DIR, REJECTS_FILE, SHARDS_DIR, STATS_FILE, WORK_DIR,
+)
+from tunescribe.transforms.sinks.ledger import LEDGER_VERSION, Ledger, ListOutputs, SkipCommitted, commit_and_restore
+from tunescribe.transforms.sinks.webdataset import SHARD_FACTS, WriteWebDataset
 from tunescribe.transforms.stage import RunStage
 
-SHARDS_DIR, CLIPS_DIR, REJECTS_FILE, STATS_FILE = "shards", "clips", "rejects.parquet", "stats.json"
+LEDGERS_DIR = f"{WORK_DIR}/ledger"  # one folder per config fingerprint
 
 
 def tool_version() -> str:
@@ -35,6 +56,17 @@ def tool_version() -> str:
         return version("tunescribe")
     except PackageNotFoundError:  # running from a source tree that is not installed
         return "0+unknown"
+
+
+def ledger_dir(cfg: BuildConfig) -> str:
+    """The resume ledger of this config: another config, tool or schema version starts afresh."""
+    key = [cfg.config_hash(), tool_version(), CLIP_SCHEMA_VERSION, REJECT_SCHEMA_VERSION, LEDGER_VERSION]
+    return f"{cfg.output.rstrip('/')}/{LEDGERS_DIR}/{hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]}"
+
+
+def corpus_settings(cfg: BuildConfig) -> dict:
+    """What the dataset card tells about the processing."""
+    return cfg.model_dump(mode="json", include={"inputs", "audio", "segment", "quality", "split", "shards"})
 
 
 def read_inputs(p: beam.Pipeline, cfg: BuildConfig):
@@ -45,57 +77,102 @@ def read_inputs(p: beam.Pipeline, cfg: BuildConfig):
             exts = tuple(spec.extensions) if spec.extensions else AUDIO_EXTENSIONS
             items.append(p | f"Folder{n}" >> ListAudioFolder(spec.path, n, spec.licence, exts))
             continue
+        fmt, columns = spec.reading()
         rows, bad_manifest = (
             p | f"Manifest{n}" >> beam.Create([spec.path])
-            | f"ReadManifest{n}" >> RunStage("ingest", ReadManifest(spec.format))
+            | f"ReadManifest{n}" >> RunStage("ingest", ReadManifest(fmt), partial=True)
         )
         audio_root = spec.audio_root or spec.path.rsplit("/", 1)[0]
-        columns = ColumnMapping(**{**spec.columns.model_dump(), "tags": tuple(spec.columns.tags)})
         parsed, bad_rows = rows | f"ParseRows{n}" >> RunStage(
-            "ingest", ParseManifestRow(columns, audio_root, n, spec.licence))
+            "ingest", ParseManifestRow(columns, audio_root, n, spec.licence, cfg.youtube.url_template))
         items.append(parsed)
         rejects += [bad_manifest, bad_rows]
     return items | "AllItems" >> beam.Flatten(), rejects
 
 
-def build_pipeline(p: beam.Pipeline, cfg: BuildConfig) -> None:
+def build_pipeline(p: beam.Pipeline, cfg: BuildConfig, estimate_path: str | None = None) -> None:
+    """The corpus build; with `estimate_path`, a dry run that stops before the model captions and
+    writes what they would ask (requests, tokens, cost) there instead."""
     out = cfg.output.rstrip("/")
     provenance = {"tool_version": tool_version(), "config_hash": cfg.config_hash()}
 
     listed, rejects = read_inputs(p, cfg)
-    items, duplicates = listed | "DropDuplicateSources" >> DropDuplicateSources()
-    decoded, bad_audio = items | "DecodeAudio" >> RunStage(
+    unique, duplicates = listed | "DropDuplicateSources" >> DropDuplicateSources()
+    # Resume: items the ledger settled in an earlier run are restored, not processed again; the
+    # per-item stages below see only `items`, the rest. Their outcomes are committed after encode.
+    ledger = Ledger(ledger_dir(cfg))
+    restored = unique | "SkipCommitted" >> SkipCommitted(ledger, f"{out}/{SHARDS_DIR}")
+    items = restored.todo
+    remote = RemoteOptions(**cfg.remote.model_dump(exclude={"temp_dir"}))
+    fetched, bad_fetch = items | "FetchAudio" >> RunStage(
+        "fetch", FetchAudio(remote, YoutubeOptions(**cfg.youtube.model_dump()), cfg.remote.temp_dir))
+    decoded, bad_audio = fetched | "DecodeAudio" >> RunStage(
         "decode", DecodeAudio(cfg.audio.sample_rate, cfg.audio.channels, cfg.audio.max_source_s))
     seg = cfg.segment
     clips, bad_segment = decoded | "SegmentClips" >> RunStage(
-        "segment", SegmentClips(seg.window_s, seg.hop_s or seg.window_s, seg.tail, seg.min_tail_s, **provenance))
+        "segment", ListOutputs(SegmentClips(seg.window_s, seg.hop_s or seg.window_s, seg.tail, seg.min_tail_s,
+                                            **provenance), ledger))
     measured, bad_stats = clips | "AudioStats" >> RunStage(
-        "stats", ComputeAudioStats(cfg.stats.silence_dbfs, cfg.stats.frame_s, cfg.stats.clip_level))
+        "stats", ComputeAudioStats(cfg.stats.silence_dbfs, cfg.stats.frame_s, cfg.stats.clip_level,
+                                   cfg.stats.speech, cfg.stats.speech_threshold))
+    measured, bad_music = analyse_music(measured, cfg)  # attributes, audio tags
+    captioners = build_captioners(cfg.captions.models)
+    check_caption_models(cfg.captions.models, need_keys=estimate_path is None)
+    if estimate_path is not None:
+        measured | "EstimateCaptions" >> EstimateCaptions(
+            [c for c, _ in captioners], [cost for _, cost in captioners], estimate_path)
+        return
     captioned, bad_captions = measured, []
-    if cfg.captions.template:
-        captioned, bad_captions = measured | "TemplateCaptions" >> RunStage("captions", TemplateCaptioner())
+    offline = cfg.captions.offline()
+    if offline:
+        captioned, bad_captions = measured | "TemplateCaptions" >> RunStage(
+            "captions", OfflineCaptioner(offline.tasks, offline.seed, offline.min_confidence))
         bad_captions = [bad_captions]
-    q = cfg.quality
-    passed, failed_quality = captioned | "QualityGate" >> RunStage(
-        "quality", QualityGate(QualityThresholds(q.min_duration_s, q.max_silence_ratio, q.require_caption)))
-    assigned, bad_split = passed | "AssignSplit" >> RunStage("split", AssignSplit(cfg.split.ratios, cfg.split.group_by))
+    for n, (captioner, _) in enumerate(captioners):
+        captioned, bad = captioned | f"ModelCaptions{n}_{captioner.name}" >> ModelCaptions(captioner)
+        bad_captions.append(bad)
+    # Quality stats are computed here, once, per clip; the decisions on them come after the ledger.
+    passed, failed_quality = quality_stats(captioned, cfg)
+    sp = cfg.split
+    forced = unique | "ForcedTestGroups" >> ForcedTestGroups(sp.force_test, sp.group_by)
+    assigned, bad_split = passed | "AssignSplit" >> RunStage(
+        "split", AssignSplit(sp.ratios, sp.group_by, sp.exclude), side_inputs={"forced": beam.pvalue.AsSingleton(forced)})
     accepted, bad_encode = assigned | "EncodeAudio" >> RunStage("encode", EncodeAudio(cfg.audio.format))
 
-    all_rejects = (
-        rejects + [duplicates, bad_audio, bad_segment, bad_stats, *bad_captions, failed_quality, bad_split, bad_encode]
-    ) | "AllRejects" >> beam.Flatten()
+    # Per-item work ends here: its outcomes (and the stage counts) are committed to the ledger, and
+    # merged with those restored from it. Stages that decide across items go after this point.
+    stage_rejects = [bad_fetch, bad_audio, bad_segment, bad_stats, *bad_music, *bad_captions, *failed_quality,
+                     bad_split, bad_encode]
+    stage_counts = {
+        "fetched": fetched, "decoded": decoded, "clips": clips, "measured": measured,
+        "captioned": captioned, "encoded": accepted,
+    }
+    candidates, stage_rejects, stage_counts, commits = commit_and_restore(
+        ledger, restored, accepted, stage_rejects, stage_counts)
+    # Threshold rules, decontamination and dedup: cheap decisions over stored stats (across items).
+    accepted, decided_rejects = candidates | "DecideQuality" >> DecideQuality(decisions_of(cfg))
+    candidates | "WriteCandidates" >> WriteCandidates(f"{out}/{WORK_DIR}/{CANDIDATES_FILE}")
+    stage_rejects = [stage_rejects, *decided_rejects] | "StageRejects" >> beam.Flatten()
+    stage_counts = {**stage_counts, "passed_quality": accepted, "accepted": accepted}
 
-    shard_rows = accepted | "WriteWebDataset" >> WriteWebDataset(
-        f"{out}/{SHARDS_DIR}", cfg.name, cfg.shards.max_samples, cfg.shards.max_bytes)
+    all_rejects = (rejects + [duplicates, stage_rejects]) | "AllRejects" >> beam.Flatten()
+
+    written = accepted | "WriteWebDataset" >> WriteWebDataset(
+        f"{out}/{SHARDS_DIR}", cfg.name, cfg.shards.max_samples, cfg.shards.max_bytes,
+        commit_dir=f"{out}/{COMMITTED_SHARDS_DIR}")
+    shard_rows = written.rows
     tables = shard_rows | "WriteClipTable" >> WriteClipTable(f"{out}/{CLIPS_DIR}")
     rejects_file = all_rejects | "WriteRejectTable" >> WriteRejectTable(f"{out}/{REJECTS_FILE}")
 
-    stage_counts = {
-        "listed": listed, "unique": items, "decoded": decoded, "clips": clips, "measured": measured,
-        "captioned": captioned, "passed_quality": passed, "accepted": accepted,
-    }
+    stage_counts = {"listed": listed, "unique": unique, **stage_counts}
     ingested = (listed, *rejects) | "Ingested" >> beam.Flatten()
     stats = p | "SummariseRun" >> SummariseRun(stage_counts, accepted, all_rejects, shard_rows, ingested)
-    stats | "WriteRunStats" >> WriteRunStats(
+    stats_file = stats | "WriteRunStats" >> WriteRunStats(
         f"{out}/{STATS_FILE}", {"name": cfg.name, "schema": "tunescribe.stats/1", **provenance},
         after=(tables, rejects_file))
+    # Index, dataset card, report, checksums; manifest.json last: its presence means "complete".
+    manifest = written[SHARD_FACTS] | "FinishCorpus" >> FinishCorpus(
+        out, cfg.name, corpus_settings(cfg), after=(tables, rejects_file, stats_file))
+    p | "CompactLedger" >> CompactLedger(ledger, unique, shard_rows, after=(commits, manifest))
+    # GPU (and RAM) hints on the steps that run a model, for runners that place work by them.
+    request_model_resources(p, cfg.resources.hints())

@@ -1,7 +1,7 @@
 """Record types and their Arrow schemas: the contract between stages and with readers."""
 
 from tunescribe.schemas.clip import (
-    CLIP_FIELD_DOCS, CLIP_SCHEMA, CLIP_SCHEMA_VERSION, CLIP_TABLE_SCHEMA, STAT_FIELDS,
+    CAPTION_STAT_FIELDS, CLIP_FIELD_DOCS, CLIP_SCHEMA, CLIP_SCHEMA_VERSION, CLIP_TABLE_SCHEMA, STAT_FIELDS,
     Attribute, Caption, Clip, Provenance,
 )
 from tunescribe.schemas.reject import REJECT_FIELD_DOCS, REJECT_SCHEMA, REJECT_SCHEMA_VERSION, Reject
@@ -10,6 +10,6 @@ from tunescribe.schemas.tags import TAG_CATEGORIES, Tag
 
 __all__ = [
     "Attribute", "Caption", "Clip", "Provenance", "Reject", "SourceItem", "DecodedAudio", "Tag",
-    "CLIP_SCHEMA", "CLIP_TABLE_SCHEMA", "CLIP_SCHEMA_VERSION", "CLIP_FIELD_DOCS", "STAT_FIELDS",
+    "CAPTION_STAT_FIELDS", "CLIP_SCHEMA", "CLIP_TABLE_SCHEMA", "CLIP_SCHEMA_VERSION", "CLIP_FIELD_DOCS", "STAT_FIELDS",
     "REJECT_SCHEMA", "REJECT_SCHEMA_VERSION", "REJECT_FIELD_DOCS", "TAG_CATEGORIES", "source_key",
 ]

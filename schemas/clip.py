@@ -17,7 +17,7 @@ import pyarrow as pa
 from tunescribe.schemas.tags import TAG_TYPE, Tag
 
 # Bump when a field is added, removed or changes meaning; readers check it.
-CLIP_SCHEMA_VERSION = "1.0"
+CLIP_SCHEMA_VERSION = "1.3"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +30,10 @@ class Caption:
     model_id: Optional[str] = None
     model_revision: Optional[str] = None
     seed: Optional[int] = None
+    prompt_tokens: Optional[int] = None  # token usage as the model/endpoint counted it
+    completion_tokens: Optional[int] = None
+    # Text and consistency stats (CAPTION_STAT_FIELDS), computed once; the quality rules decide on them.
+    stats: dict = dataclasses.field(default_factory=dict, hash=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +63,41 @@ STAT_FIELDS = {
     "rms_dbfs": "RMS level in dBFS over the whole clip",
     "clipped_ratio": "share of samples at or above the clipping level",
     "silence_ratio": "share of frames whose RMS is below the silence threshold",
+    "true_peak_dbtp": "true peak (4x oversampled, ITU-R BS.1770-4) in dBTP",
+    "loudness_lufs": "integrated loudness (ITU-R BS.1770-4, gated) in LUFS",
+    "loudness_range_lu": "loudness range (EBU Tech 3342) in LU; 0 for clips of 3 s or less",
+    "upper_freq_hz": "highest frequency within 80 dB of the long-term spectrum's peak (low: upsampled/lossy)",
+    "spectral_bandwidth_hz": "spread of the long-term magnitude spectrum around its centroid, Hz",
+    "speech_ratio": "share of 32 ms frames Silero VAD marks as speech; missing if not measured",
+    "clap_tags": "audio-text similarity of the clip and its plain tag string (the bar captions must clear)",
 }
+
+# Per-caption stats (transforms/quality/text.py, consistency.py, clap.py): name -> (type, doc).
+CAPTION_STAT_FIELDS = {
+    "n_words": (pa.float64(), "words in the caption"),
+    "language": (pa.string(), "ISO 639-1 language by py3langid"),
+    "language_prob": (pa.float64(), "py3langid's normalised probability of that language"),
+    "repetition": (pa.float64(), "share of word 3-grams that repeat an earlier one"),
+    "longest_run": (pa.float64(), "longest run of one word or phrase repeated back to back"),
+    "refusals": (pa.float64(), "refusal/apology phrases (\"As an AI...\", \"I'm sorry\")"),
+    "meta_text": (pa.float64(), "meta-text around an answer (\"Here is a caption:\", \"the given tags\")"),
+    "probability_leaks": (pa.float64(), "probabilities or scores leaked from a model (\"piano (0.87)\")"),
+    "label_leaks": (pa.float64(), "the word label, tag-list syntax or raw tag ids"),
+    "title_leaks": (pa.float64(), "titles or artist/track names from the metadata"),
+    "non_music_terms": (pa.float64(), "words for non-music content (speech, podcast, sound effects)"),
+    "music_terms": (pa.float64(), "words about music"),
+    "instruments": (pa.float64(), "distinct instruments the caption names"),
+    "unsupported_instruments": (pa.float64(), "instruments whose family no tag or attribute names"),
+    "singing_claims": (pa.float64(), "claims of a singing voice (not negated)"),
+    "speech_claims": (pa.float64(), "claims of a speaking voice"),
+    "instrumental_claims": (pa.float64(), "statements that there is no voice"),
+    "tempo_bpm": (pa.float64(), "tempo the caption names in bpm"),
+    "tempo_class": (pa.float64(), "tempo word: -1 slow, 0 medium, 1 fast"),
+    "key": (pa.string(), "key the caption names: '<pitch class 0-11> major|minor'"),
+    "clap": (pa.float64(), "audio-text similarity of the clip and the caption"),
+    "findings": (pa.list_(pa.string()), "what the checks matched, as 'kind: evidence'"),
+}
+CAPTION_STATS_TYPE = pa.struct([pa.field(name, typ) for name, (typ, _) in CAPTION_STAT_FIELDS.items()])
 
 CAPTION_TYPE = pa.struct(
     [
@@ -71,6 +109,9 @@ CAPTION_TYPE = pa.struct(
         pa.field("model_id", pa.string()),
         pa.field("model_revision", pa.string()),
         pa.field("seed", pa.int64()),
+        pa.field("prompt_tokens", pa.int64()),
+        pa.field("completion_tokens", pa.int64()),
+        pa.field("stats", CAPTION_STATS_TYPE),
     ]
 )
 ATTRIBUTE_TYPE = pa.struct(
@@ -105,6 +146,8 @@ _FIELDS = [
     ("attributes", pa.list_(ATTRIBUTE_TYPE), False, "measured music attributes with confidences"),
     ("captions", pa.list_(CAPTION_TYPE), False, "captions with their task and provenance"),
     ("stats", STATS_TYPE, False, "audio quality stats: " + ", ".join(STAT_FIELDS)),
+    ("audio_hash", pa.string(), True, "sha256 of the clip's PCM at 16 bits: equal for the same audio in any container"),
+    ("fingerprint", pa.string(), True, "base64 audio fingerprint (transforms/quality/fingerprint.py) for near-duplicates"),
     ("split", pa.string(), False, "train / valid / test"),
     ("licence", pa.string(), True, "licence of the source audio, as given by the input"),
     ("provenance", PROVENANCE_TYPE, False, "where the clip came from and what made it"),
@@ -152,6 +195,8 @@ class Clip:
     attributes: tuple[Attribute, ...] = ()
     captions: tuple[Caption, ...] = ()
     stats: dict = dataclasses.field(default_factory=dict)
+    audio_hash: Optional[str] = None
+    fingerprint: Optional[str] = None  # base64, so rows stay JSON-safe
     split: str = ""
     audio: Optional[bytes] = None
     audio_format: str = ""
@@ -176,8 +221,10 @@ class Clip:
                 row[name] = CLIP_SCHEMA_VERSION
             elif name == "stats":
                 row[name] = {k: self.stats.get(k) for k in STAT_FIELDS}
-            elif name in ("tags", "attributes", "captions"):
+            elif name in ("tags", "attributes"):
                 row[name] = [dataclasses.asdict(x) for x in getattr(self, name)]
+            elif name == "captions":
+                row[name] = [caption_row(c) for c in self.captions]
             elif name == "provenance":
                 row[name] = dataclasses.asdict(self.provenance)
             else:
@@ -190,7 +237,23 @@ class Clip:
         kwargs = {f.name: row[f.name] for f in dataclasses.fields(Clip) if f.name in row}
         kwargs["tags"] = tuple(Tag(**t) for t in row["tags"])
         kwargs["attributes"] = tuple(Attribute(**a) for a in row["attributes"])
-        kwargs["captions"] = tuple(Caption(**c) for c in row["captions"])
+        kwargs["captions"] = tuple(caption_from_row(c) for c in row["captions"])
         kwargs["provenance"] = Provenance(**row["provenance"])
         kwargs["stats"] = {k: v for k, v in row["stats"].items() if v is not None}
         return Clip(**kwargs)
+
+
+def caption_row(caption: Caption) -> dict:
+    row = dataclasses.asdict(caption)
+    stats = caption.stats or {}
+    row["stats"] = {k: stats.get(k) for k in CAPTION_STAT_FIELDS} if stats else None
+    if stats and stats.get("findings") is not None:
+        row["stats"]["findings"] = list(stats["findings"])
+    return row
+
+
+def caption_from_row(row: dict) -> Caption:
+    stats = {k: v for k, v in (row.get("stats") or {}).items() if v is not None}
+    if "findings" in stats:
+        stats["findings"] = tuple(stats["findings"])
+    return Caption(**{**row, "stats": stats})

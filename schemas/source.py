@@ -8,6 +8,7 @@ from typing import Optional
 
 import numpy as np
 
+from tunescribe.schemas.clip import Caption
 from tunescribe.schemas.tags import Tag
 
 
@@ -35,6 +36,13 @@ class SourceItem:
     licence: Optional[str] = None
     start_s: Optional[float] = None
     end_s: Optional[float] = None
+    # Captions the input gives (e.g. MusicCaps' human caption, task "reference"); clips inherit them.
+    captions: tuple[Caption, ...] = ()
+    # Set by the fetch stage for remote audio: a local copy to decode (temporary: the decoder
+    # removes it once read), and where in the source that copy begins (a section download of
+    # [start_s, end_s) begins at start_s). None for audio the decoder opens at `uri` itself.
+    fetched: Optional[str] = None
+    fetched_offset_s: float = 0.0
 
     @property
     def key(self) -> str:

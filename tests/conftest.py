@@ -28,6 +28,18 @@ def audio_dev(shared_data) -> pathlib.Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def mtg_corpus(shared_data, tmp_path_factory):
+    """A corpus built by a real `tunescribe build` from MTG-Jamendo validation ids with synthetic
+    audio (tests/mtg_corpus.py): .root, .config, .corpus; shared by the corpus-product tests."""
+    from mtg_corpus import build_mtg_corpus
+
+    tsv = shared_data / "mtg-jamendo" / "autotagging-validation.tsv"
+    if not tsv.is_file():
+        pytest.skip(f"MTG-Jamendo manifest not found at {tsv}")
+    return build_mtg_corpus(tsv, tmp_path_factory.mktemp("mtg"))
+
+
 def tone(seconds: float, rate: int = 22050, freq: float = 440.0, amp: float = 0.5, channels: int = 1) -> np.ndarray:
     """A sine tone, float32 shaped (frames, channels) as soundfile writes it."""
     t = np.arange(int(seconds * rate)) / rate

@@ -9,6 +9,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from tunescribe.transforms.ingest.manifest import (
     ColumnMapping, ManifestRow, ParseManifestRow, ReadManifest, manifest_format,
 )
+from media_server import media_server  # noqa: F401 - the fixture
 from tunescribe.transforms.stage import Rejected, RunStage
 
 
@@ -78,3 +79,86 @@ def test_csv_and_tsv_are_read_with_their_delimiters(tmp_path):
     (tmp_path / "m.tsv").write_text("path\ttags\nb.ogg\tjazz\n")
     rows = [r for name in ("m.csv", "m.tsv") for r in ReadManifest().process(str(tmp_path / name))]
     assert [r.cells for r in rows] == [{"path": "a.ogg", "tags": "rock,pop"}, {"path": "b.ogg", "tags": "jazz"}]
+
+
+# --- Parquet, compressed and remote manifests; video ids and reference captions -------------
+
+def test_parquet_manifest_streams_typed_rows(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"path": ["a.ogg", "b.ogg", None], "start": [0.0, 1.5, None], "tags": [["rock"], [], None]})
+    pq.write_table(table, tmp_path / "m.parquet", row_group_size=2)
+    rows = list(ReadManifest().process(str(tmp_path / "m.parquet")))
+    assert [(r.row_number, r.cells) for r in rows] == [
+        (1, {"path": "a.ogg", "start": 0.0, "tags": ["rock"]}), (2, {"path": "b.ogg", "start": 1.5, "tags": []}),
+        (3, {"path": None, "start": None, "tags": None})]
+    parser = ParseManifestRow(ColumnMapping(tags=("tags",), start="start"), str(tmp_path), 0)
+    (a,) = parser.process(rows[0])
+    assert (a.uri, a.start_s, [t.name for t in a.tags]) == (str(tmp_path / "a.ogg"), 0.0, ["rock"])
+    with pytest.raises(Rejected):
+        list(parser.process(rows[2]))
+    assert manifest_format("x.parquet") == manifest_format("x.pq") == "parquet"
+
+
+def test_not_a_parquet_file_is_one_reject(tmp_path):
+    (tmp_path / "m.parquet").write_text("path\na.ogg\n")
+    with pytest.raises(Rejected) as exc:
+        list(ReadManifest().process(str(tmp_path / "m.parquet")))
+    assert exc.value.reason == "bad_manifest"
+
+
+def test_compressed_manifest_keeps_its_format(tmp_path):
+    import gzip
+
+    with gzip.open(tmp_path / "m.tsv.gz", "wt") as f:
+        f.write("path\ttags\nb.ogg\tjazz\n")
+    assert manifest_format("m.tsv.gz") == "tsv"
+    assert [r.cells for r in ReadManifest().process(str(tmp_path / "m.tsv.gz"))] == [{"path": "b.ogg", "tags": "jazz"}]
+
+
+def test_video_ids_become_urls_and_captions_reference_captions():
+    columns = ColumnMapping(path=None, youtube_id="ytid", captions=("caption", "caption2"), start="s", end="e")
+    parser = ParseManifestRow(columns, "/audio", 0, video_url="http://127.0.0.1:1/watch?v={id}")
+    (item,) = parser.process(ManifestRow("m.csv", 1, {"ytid": "a b&c", "caption": "Soft piano.", "caption2": "",
+                                                      "s": "30", "e": "40"}))
+    assert item.source_id == "a b&c" and item.uri == "http://127.0.0.1:1/watch?v=a%20b%26c"
+    assert [(c.text, c.task, c.backend, c.prompt_id, c.prompt_version) for c in item.captions] == [
+        ("Soft piano.", "reference", "human", "caption", "")]
+    with pytest.raises(Rejected) as exc:
+        list(parser.process(ManifestRow("m.csv", 2, {"ytid": "", "caption": "x"})))
+    assert exc.value.reason == "bad_manifest_row"
+
+
+def test_trailing_cells_are_tags_when_asked():
+    columns = ColumnMapping(path="PATH", tags=("TAGS",), tag_separator="\t", trailing_tags=True)
+    (item,) = ParseManifestRow(columns, "/a", 0).process(
+        ManifestRow("m.tsv", 1, {"PATH": "1.mp3", "TAGS": "genre---rock", None: ["mood/theme---happy", ""]}))
+    assert [(t.name, t.category) for t in item.tags] == [("rock", "genre"), ("happy", "mood")]
+
+
+def test_remote_manifest_over_http(media_server, tmp_path):  # noqa: F811
+    (media_server.root / "m.csv").write_text("path,tags\nhttp://h/a.ogg,rock\nb.ogg,jazz\n")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"path": ["c.ogg"]}), media_server.root / "m.parquet")
+    url = media_server.url + "/manifest/"
+    rows = list(ReadManifest().process(url + "m.csv")) + list(ReadManifest().process(url + "m.parquet"))
+    assert [r.cells["path"] for r in rows] == ["http://h/a.ogg", "b.ogg", "c.ogg"]
+    items = [i for r in rows for i in ParseManifestRow(ColumnMapping(), url.rstrip("/"), 0).process(r)]
+    assert [i.uri for i in items] == ["http://h/a.ogg", url + "b.ogg", url + "c.ogg"]
+    with pytest.raises(Rejected) as exc:
+        list(ReadManifest().process(url + "absent.csv"))
+    assert exc.value.reason == "missing_manifest"
+
+
+def test_reader_streams_rows_before_a_failure(tmp_path):
+    """partial=True: a manifest that breaks half-way keeps its rows; the break is one reject."""
+    good = tmp_path / "m.jsonl"
+    good.write_text("".join(json.dumps({"path": f"{n}.ogg"}) + "\n" for n in range(5)))
+    with beam.Pipeline() as p:
+        rows, bad = p | beam.Create([str(good), str(tmp_path / "m.parquet")]) | RunStage(
+            "ingest", ReadManifest(), partial=True)
+        assert_that(rows | beam.combiners.Count.Globally(), equal_to([5]), label="rows")
+        assert_that(bad | beam.Map(lambda r: r.reason), equal_to(["missing_manifest"]), label="bad")

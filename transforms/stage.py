@@ -57,14 +57,18 @@ def to_reject(stage: str, element, exc_type: type, exc_repr: str, traceback_line
 class RunStage(beam.PTransform):
     """Applies `dofn` and returns `(outputs, rejects)`; see the module docstring."""
 
-    def __init__(self, stage: str, dofn: beam.DoFn):
+    def __init__(self, stage: str, dofn: beam.DoFn, partial: bool = False, side_inputs: dict | None = None):
         super().__init__()
         self.stage = stage
         self.dofn = dofn
+        self.side_input_kwargs = side_inputs or {}  # keyword -> beam.pvalue.AsSingleton(...) etc.
+        # partial=True streams outputs as they come (a reader of a 10M-row manifest must not
+        # buffer them all); outputs made before a failure are kept, the failure is a reject.
+        self.partial = partial
 
     def expand(self, pcoll):
-        good, bad = pcoll | beam.ParDo(self.dofn).with_exception_handling(
-            main_tag="good", dead_letter_tag="bad"
+        good, bad = pcoll | beam.ParDo(self.dofn, **self.side_input_kwargs).with_exception_handling(
+            main_tag="good", dead_letter_tag="bad", partial=self.partial
         )
         stage = self.stage
         rejects = bad | "ToReject" >> beam.MapTuple(

@@ -9,10 +9,17 @@ import time
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from tunescribe.pipelines.build import CLIPS_DIR, REJECTS_FILE, SHARDS_DIR, STATS_FILE, build_pipeline
+from tunescribe.pipelines.build import LEDGERS_DIR, build_pipeline, ledger_dir
 from tunescribe.pipelines.config import BuildConfig, ConfigError, check_inputs, load_config
+from tunescribe.pipelines.runners import check_paths_for_runner
+from tunescribe.transforms.sinks.files import TMP_MARK, list_files
+from tunescribe.transforms.sinks.layout import (
+    CARD_FILE, CHECKSUMS_FILE, CLIPS_DIR, MANIFEST_FILE, REJECTS_FILE, REPORT_FILE, SHARDS_DIR, STATS_FILE,
+    WIDS_SUFFIX, WORK_DIR,
+)
 
 log = logging.getLogger("tunescribe")
 
@@ -25,34 +32,50 @@ def add_arguments(parser) -> None:
     parser.add_argument("--output", help="output folder (overrides the config's `output`)")
 
 
-def prepare_output(out: str) -> None:
-    """Clears the files a previous build of this corpus wrote, so none of them can linger.
+def prepare_output(cfg: BuildConfig) -> None:
+    """Readies the output folder for this build, keeping everything a rerun can reuse.
 
-    Refuses a non-empty folder that is not a tunescribe corpus: a typo in `output` must not
-    mix a corpus into (or delete from) someone's other files."""
-    if "://" in out or not os.path.exists(out):
-        return
-    if not os.path.isdir(out):
+    A rerun of the same config resumes: the ledger (.tunescribe/) lets it skip finished items and
+    committed shards; files that end up not part of the new corpus are removed when it finishes.
+    Here, before any work: manifest.json goes first (until this build writes a new one, the folder
+    is not a complete corpus), then the ledgers of other configs (their work cannot be reused) and
+    temp files of killed runs. Refuses a non-empty folder that is not a tunescribe corpus: a typo in
+    `output` must not mix a corpus into (or delete from) someone's other files. Works through
+    Beam's FileSystems, so gs:// and s3:// outputs resume like local ones."""
+    out = cfg.output.rstrip("/")
+    if "://" not in out and os.path.exists(out) and not os.path.isdir(out):
         raise ConfigError(f"output {out} exists and is not a folder")
-    entries = set(os.listdir(out))
-    ours = {SHARDS_DIR, CLIPS_DIR, REJECTS_FILE, STATS_FILE}
-    if entries and STATS_FILE not in entries and not entries <= ours:
-        raise ConfigError(f"output {out} is a non-empty folder that is not a tunescribe corpus; "
-                          "choose an empty or new folder")
-    stale = [m.path for d in (SHARDS_DIR, CLIPS_DIR) if os.path.isdir(os.path.join(out, d))
-             for m in FileSystems.match([os.path.join(out, d, "*")])[0].metadata_list]
-    stale += [os.path.join(out, f) for f in (REJECTS_FILE, STATS_FILE) if os.path.exists(os.path.join(out, f))]
+    found = [path for path, _ in list_files(f"{out}/**")]
+    if not found:
+        return
+    tops = {path[len(out) + 1:].split("/", 1)[0].split(TMP_MARK, 1)[0] for path in found}
+    ours = {SHARDS_DIR, CLIPS_DIR, REJECTS_FILE, STATS_FILE, CARD_FILE, REPORT_FILE, CHECKSUMS_FILE,
+            MANIFEST_FILE, WORK_DIR}
+    foreign = {t for t in tops if t not in ours and not t.endswith(WIDS_SUFFIX)}
+    if foreign and not tops & {MANIFEST_FILE, STATS_FILE, WORK_DIR}:
+        raise ConfigError(f"output {out} is a non-empty folder that is not a tunescribe corpus "
+                          f"(it holds {', '.join(sorted(foreign)[:3])}); choose an empty or new folder")
+    keep = ledger_dir(cfg) + "/"
+    stale = [path for path in found if path == f"{out}/{MANIFEST_FILE}" or TMP_MARK in path.rsplit("/", 1)[-1]
+             or path.startswith(f"{out}/{LEDGERS_DIR}/") and not path.startswith(keep)]
     if stale:
         FileSystems.delete(stale)
 
 
 def run_build(cfg: BuildConfig, beam_args: list[str]) -> dict:
     """Runs the build and returns the run stats (also in <output>/stats.json)."""
-    check_inputs(cfg)
-    prepare_output(cfg.output)
     options = PipelineOptions(beam_args)
-    with beam.Pipeline(options=options) as p:
-        build_pipeline(p, cfg)
+    check_inputs(cfg)
+    check_paths_for_runner(cfg, options)
+    prepare_output(cfg)
+    p = beam.Pipeline(options=options)
+    build_pipeline(p, cfg)
+    result = p.run()
+    result.wait_until_finish()
+    restored = result.metrics().query(MetricsFilter().with_name("items_restored"))["counters"]
+    if restored:
+        log.info("resumed: %d source item(s) restored from the ledger of an earlier run",
+                 sum(c.committed or c.attempted or 0 for c in restored))
     with FileSystems.open(f"{cfg.output.rstrip('/')}/{STATS_FILE}") as f:
         return json.load(f)
 

@@ -7,6 +7,7 @@ truncated, empty or over-long input is rejected with a reason; it never stops th
 from __future__ import annotations
 
 import math
+import os
 from typing import BinaryIO, Optional
 
 import apache_beam as beam
@@ -160,14 +161,25 @@ class DecodeAudio(beam.DoFn):
         self.max_seconds = max_seconds
 
     def process(self, item: SourceItem):
-        if not FileSystems.exists(item.uri):
-            raise Rejected("missing_file", f"no file at {item.uri}")
-        with FileSystems.open(item.uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        try:
+            samples = self._decode(item)
+        finally:
+            if item.fetched is not None and os.path.exists(item.fetched):
+                os.remove(item.fetched)  # the fetch stage's temporary copy (see SourceItem.fetched)
+        yield DecodedAudio(item=item, samples=samples, sample_rate=self.sample_rate,
+                           offset_s=item.start_s or 0.0)
+
+    def _decode(self, item: SourceItem) -> np.ndarray:
+        path = item.fetched or item.uri
+        # A fetched section begins at fetched_offset_s of the source: cut the range in its time.
+        shift = item.fetched_offset_s
+        start = None if item.start_s is None else max(0.0, item.start_s - shift)
+        end = None if item.end_s is None else item.end_s - shift
+        if not FileSystems.exists(path):
+            raise Rejected("missing_file", f"no file at {path}")
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
             if f.seek(0, 2) == 0:
                 raise Rejected("empty_file", "the file is empty (0 bytes)")
             if lost_its_end(f):
                 raise Rejected("truncated", "the file is shorter than its container says")
-            samples = decode_audio(f, self.sample_rate, self.channels, item.start_s, item.end_s,
-                                   self.max_seconds)
-        yield DecodedAudio(item=item, samples=samples, sample_rate=self.sample_rate,
-                           offset_s=item.start_s or 0.0)
+            return decode_audio(f, self.sample_rate, self.channels, start, end, self.max_seconds)

@@ -73,5 +73,6 @@ class SegmentClips(beam.DoFn):
                 album_id=item.album_id,
                 licence=item.licence,
                 tags=item.tags,
+                captions=item.captions,
                 samples=np.ascontiguousarray(pcm),
             )

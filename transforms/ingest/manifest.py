@@ -1,8 +1,15 @@
-"""Reads CSV / TSV / JSONL manifests lazily, one row at a time, into source items.
+"""Reads CSV / TSV / JSONL / Parquet manifests lazily, one row at a time, into source items.
 
-`ReadManifest` streams rows out of a manifest (never loading it whole); `ParseManifestRow`
-turns one row into a `SourceItem` through a column mapping. A row that cannot be used becomes a
-reject naming the manifest and row number; the rest of the manifest still lands.
+`ReadManifest` streams rows out of a manifest, local or remote (http(s)://, gs://, s3://... via
+fsspec), never loading it whole (Parquet: one record batch at a time). `ParseManifestRow` turns
+one row into a `SourceItem` through a column mapping (presets.py has the mappings of known
+datasets). A row that cannot be used becomes a reject naming the manifest and row number; the
+rest of the manifest still lands.
+
+A row's audio is a path/URL (`path` column) or a video id (`youtube_id` column, made a URL with
+the YouTube options' url_template). Human-written captions (`captions` columns) are kept as
+reference captions: Caption(task="reference", backend="human", prompt_id=<the column>,
+prompt_version=""), never as pseudo-captions.
 """
 
 from __future__ import annotations
@@ -14,20 +21,31 @@ import json
 import posixpath
 from typing import Optional
 
+from urllib.parse import quote
+
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from tunescribe.schemas import SourceItem
+from tunescribe.schemas import Caption, SourceItem
+from tunescribe.transforms.ingest.remote import open_remote
 from tunescribe.transforms.ingest.tags import normalise_tags, split_tag_field
+from tunescribe.transforms.ingest.youtube import YoutubeOptions
 from tunescribe.transforms.stage import Rejected
 
-FORMATS = ("csv", "tsv", "jsonl")
+FORMATS = ("csv", "tsv", "jsonl", "parquet")
+COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zstd", ".deflate")
+PARQUET_BATCH_ROWS = 4096
+REFERENCE_TASK, REFERENCE_BACKEND = "reference", "human"
+_TRUE = {"1", "1.0", "true", "yes", "y", "t"}
 
 
 def manifest_format(path: str) -> str:
-    ext = posixpath.splitext(path.lower())[1].lstrip(".")
-    return {"json": "jsonl", "ndjson": "jsonl", "txt": "tsv"}.get(ext, ext)
+    path = path.lower()
+    if path.endswith(COMPRESSED):
+        path = posixpath.splitext(path)[0]
+    ext = posixpath.splitext(path)[1].lstrip(".")
+    return {"json": "jsonl", "ndjson": "jsonl", "txt": "tsv", "pq": "parquet"}.get(ext, ext)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +62,17 @@ class ColumnMapping:
     start: Optional[str] = None
     end: Optional[str] = None
     tag_separator: str = ","
+    youtube_id: Optional[str] = None  # a video id: the audio is fetched with yt-dlp
+    captions: tuple[str, ...] = ()  # human-written captions, kept as reference captions
+    # Binary tag-matrix columns (MagnaTagATune): the column's name is a tag of rows whose cell is
+    # 1/true. "*" = every column not mapped to another field.
+    tag_flags: tuple[str, ...] = ()
+    trailing_tags: bool = False  # cells past the header's last column are tags (MTG-Jamendo TSV)
+
+    def mapped(self) -> set:
+        single = (self.path, self.id, self.track, self.artist, self.album, self.licence, self.start,
+                  self.end, self.youtube_id)
+        return {c for c in single if c} | set(self.tags) | set(self.captions)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +93,36 @@ class ManifestRow:
     clip_index = property(lambda self: None)
 
 
+def _open_manifest(uri: str, fmt: str):
+    """Local files through Beam's FileSystems, URLs through fsspec; both stream."""
+    if "://" not in uri or uri.startswith("file://"):
+        if not FileSystems.exists(uri):
+            raise Rejected("missing_manifest", f"manifest not found: {uri}")
+        if uri.lower().endswith(COMPRESSED):  # fsspec's decompressors are file objects TextIOWrapper takes
+            return open_remote(uri).open()
+        return FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED)
+    try:
+        return open_remote(uri).open()
+    except FileNotFoundError:
+        raise Rejected("missing_manifest", f"manifest not found: {uri}") from None
+    except (ImportError, ValueError) as exc:  # no fsspec filesystem for this scheme
+        raise Rejected("unsupported_manifest", f"cannot open {uri}: {exc}") from None
+
+
+def _parquet_rows(uri: str, raw):
+    import pyarrow.parquet as pq
+
+    try:
+        reader = pq.ParquetFile(raw)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a bad file
+        raise Rejected("bad_manifest", f"not a readable Parquet file: {exc}") from None
+    n = 0
+    for batch in reader.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+        for cells in batch.to_pylist():
+            n += 1
+            yield ManifestRow(uri, n, cells)
+
+
 class ReadManifest(beam.DoFn):
     """manifest URI -> ManifestRow per data row, streamed."""
 
@@ -74,9 +133,10 @@ class ReadManifest(beam.DoFn):
         fmt = self.fmt or manifest_format(uri)
         if fmt not in FORMATS:
             raise Rejected("unsupported_manifest", f"unknown manifest format {fmt!r} (use one of {FORMATS})")
-        if not FileSystems.exists(uri):
-            raise Rejected("missing_manifest", f"manifest not found: {uri}")
-        with FileSystems.open(uri, compression_type=CompressionTypes.AUTO) as raw:
+        with _open_manifest(uri, fmt) as raw:
+            if fmt == "parquet":
+                yield from _parquet_rows(uri, raw)
+                return
             # surrogateescape: a byte that is not UTF-8 spoils its row only, not the whole manifest.
             text = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
             if fmt == "jsonl":
@@ -87,6 +147,10 @@ class ReadManifest(beam.DoFn):
                 reader = csv.DictReader(text, delimiter="\t" if fmt == "tsv" else ",")
                 for n, cells in enumerate(reader, start=1):
                     yield ManifestRow(uri, n, cells)
+
+
+def _is_set(value) -> bool:
+    return value is True or (value is not False and str(value).strip().lower() in _TRUE)
 
 
 def _has_bad_bytes(value) -> bool:
@@ -118,6 +182,8 @@ def _optional_seconds(cells: dict, column: Optional[str], what: str) -> Optional
 def resolve_audio_path(path: str, audio_root: str) -> str:
     if "://" in path or posixpath.isabs(path):
         return path
+    if "://" in audio_root:  # a URL root (http(s)://, gs://...): Beam may have no filesystem for it
+        return audio_root.rstrip("/") + "/" + path
     return FileSystems.join(audio_root, path)
 
 
@@ -125,11 +191,25 @@ class ParseManifestRow(beam.DoFn):
     """ManifestRow -> SourceItem, via a ColumnMapping; unusable rows are rejected with a reason."""
 
     def __init__(self, columns: ColumnMapping, audio_root: str, input_index: int,
-                 licence: Optional[str] = None):
+                 licence: Optional[str] = None, video_url: str = YoutubeOptions.url_template):
         self.columns = columns
         self.audio_root = audio_root
         self.input_index = input_index
         self.licence = licence
+        self.video_url = video_url
+
+    def _raw_tags(self, cells: dict) -> list[str]:
+        c = self.columns
+        raw = [t for column in c.tags for t in split_tag_field(cells.get(column), c.tag_separator)]
+        if c.trailing_tags:
+            raw += [t for t in cells.get(None) or () if t]
+        if c.tag_flags:
+            flags = c.tag_flags
+            if "*" in flags:
+                mapped = c.mapped()
+                flags = [k for k in cells if k is not None and k not in mapped]
+            raw += [column for column in flags if _is_set(cells.get(column))]
+        return raw
 
     def process(self, row: ManifestRow):
         cells = row.cells
@@ -140,28 +220,36 @@ class ParseManifestRow(beam.DoFn):
                 raise Rejected("bad_manifest_row", f"not valid JSON: {exc}") from None
             if not isinstance(cells, dict):
                 raise Rejected("bad_manifest_row", "a JSONL row must be an object")
-        if None in cells:  # csv.DictReader puts surplus cells under the key None
-            raise Rejected("bad_manifest_row", f"row has {len(cells[None])} more cells than the header")
-        if any(_has_bad_bytes(v) for v in cells.values()):
-            raise Rejected("bad_encoding", "row is not valid UTF-8")
         c = self.columns
+        if None in cells and not c.trailing_tags:  # csv.DictReader puts surplus cells under None
+            raise Rejected("bad_manifest_row", f"row has {len(cells[None])} more cells than the header")
+        if any(_has_bad_bytes(v) or isinstance(v, list) and any(map(_has_bad_bytes, v)) for v in cells.values()):
+            raise Rejected("bad_encoding", "row is not valid UTF-8")
         path = _optional_str(cells, c.path)
-        if path is None:
-            raise Rejected("bad_manifest_row", f"no audio path in column {c.path!r}")
+        video = _optional_str(cells, c.youtube_id)
+        if path is None and video is None:
+            where = " or ".join(repr(col) for col in (c.path, c.youtube_id) if col)
+            raise Rejected("bad_manifest_row", f"no audio path or video id in column {where}")
         start = _optional_seconds(cells, c.start, "start")
         end = _optional_seconds(cells, c.end, "end")
         if start is not None and end is not None and end <= start:
             raise Rejected("bad_time_range", f"end {end} is not after start {start}")
-        raw_tags = [t for column in c.tags for t in split_tag_field(cells.get(column), c.tag_separator)]
+        uri = resolve_audio_path(path, self.audio_root) if path is not None else \
+            self.video_url.format(id=quote(video, safe=""))
+        captions = tuple(
+            Caption(text=text, task=REFERENCE_TASK, backend=REFERENCE_BACKEND, prompt_id=column, prompt_version="")
+            for column in c.captions if (text := _optional_str(cells, column)) is not None
+        )
         yield SourceItem(
-            source_id=_optional_str(cells, c.id) or path,
-            uri=resolve_audio_path(path, self.audio_root),
+            source_id=_optional_str(cells, c.id) or path or video,
+            uri=uri,
+            captions=captions,
             input_uri=row.manifest_uri,
             order=(self.input_index, row.row_number),
             track_id=_optional_str(cells, c.track),
             artist_id=_optional_str(cells, c.artist),
             album_id=_optional_str(cells, c.album),
-            tags=normalise_tags(raw_tags),
+            tags=normalise_tags(self._raw_tags(cells)),
             licence=_optional_str(cells, c.licence) or self.licence,
             start_s=start,
             end_s=end,

@@ -76,6 +76,18 @@ class TunescribeModelHandler(ModelHandler[ExampleT, PredictionT, ModelT], Generi
         super().__init__()
         self.source = source
         self.batching = batching
+        if batching.share_across_processes:
+            # Beam then keeps the model in a server process (one per copy per machine) and hands
+            # the workers a proxy that forwards method calls only, not attribute reads: so the
+            # whole batch runs over there, through ServedModel.run.
+            self.load_model = self._load_served
+            self.run_inference = self._run_served
+
+    def _load_served(self) -> "ServedModel":
+        return ServedModel(self, type(self).load_model(self))
+
+    def _run_served(self, batch, model: "ServedModel", inference_args=None):
+        return model.run(batch, inference_args)
 
     def model_identity(self) -> tuple[str, Optional[str]]:
         """(model id, revision) that every output records; HTTP backends override it."""
@@ -95,3 +107,13 @@ class TunescribeModelHandler(ModelHandler[ExampleT, PredictionT, ModelT], Generi
 
     def get_metrics_namespace(self) -> str:
         return "tunescribe." + type(self).__name__
+
+
+class ServedModel:
+    """A model shared across processes, with the handler that runs it: one call per batch."""
+
+    def __init__(self, handler: TunescribeModelHandler, model: Any):
+        self.handler, self.model = handler, model
+
+    def run(self, batch, inference_args=None) -> list:
+        return list(type(self.handler).run_inference(self.handler, batch, self.model, inference_args))

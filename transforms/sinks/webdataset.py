@@ -1,28 +1,37 @@
-"""Writes accepted clips as WebDataset tar shards: `{name}-{shard:06d}.tar`.
+"""Writes accepted clips as WebDataset tar shards: `{name}-{split}-{shard:06d}.tar`, one series per split.
 
-Determinism: clips are sorted by key and packed into shards in that order, bounded by sample
-count and bytes; every member has a fixed mtime, owner and mode; a sample's members are
+Determinism: each split's clips are sorted by key and packed into shards in that order, bounded
+by sample count and bytes; every member has a fixed mtime, owner and mode; a sample's members are
 adjacent and sorted by name. So the same clips always give the same bytes, on any runner.
 
 Each sample holds `{key}.flac` (the audio), `{key}.json` (every clip field but the audio) and
 `{key}.txt` (the first caption), so both `webdataset` and plain `tar` users find what they need.
+
+Resume: a shard is committed by renaming a complete temp file into place, then recording its
+sha256 in `commit_dir`. A rerun that would write the same bytes (same digest, same size on disk)
+leaves the committed shard alone; anything else is rewritten.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import tarfile
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 
 from tunescribe.schemas import Clip
-from tunescribe.transforms.sinks.files import write_atomically
+from tunescribe.transforms.sinks.files import list_files, read_bytes, write_atomically, write_bytes_atomically
+from tunescribe.transforms.sinks.layout import shard_name
 
 FIXED_MTIME = 946684800  # 2000-01-01T00:00:00Z
 BLOCK = tarfile.BLOCKSIZE
 END_OF_ARCHIVE = 2 * BLOCK
+SHARD_FACTS = "shards"  # tagged output: one dict per shard (file, split, nsamples, filesize, md5sum, sha256)
+UNSPLIT = "all"  # series name for clips that reach the writer without a split
 
 
 def metadata_of(clip: Clip) -> dict:
@@ -44,6 +53,10 @@ class Sample:
     @property
     def tar_size(self) -> int:
         return sum(BLOCK + -(-len(data) // BLOCK) * BLOCK for _, data in self.members)
+
+    @property
+    def split(self) -> str:
+        return self.row.get("split") or UNSPLIT
 
 
 def to_sample(clip: Clip) -> Sample:
@@ -69,8 +82,13 @@ def plan_shards(sizes: list[tuple[str, int]], max_samples: int, max_bytes: int) 
     return plan
 
 
-def shard_name(name: str, shard: int) -> str:
-    return f"{name}-{shard:06d}.tar"
+def plan_split_shards(sizes: list[tuple[str, str, int]], max_samples: int, max_bytes: int) -> dict[str, tuple]:
+    """(split, key, tar size) -> {key: (split, shard number)}: each split packed on its own."""
+    by_split: dict[str, list] = {}
+    for split, key, n in sizes:
+        by_split.setdefault(split, []).append((key, n))
+    return {key: (split, number) for split, keyed in by_split.items()
+            for key, number in plan_shards(keyed, max_samples, max_bytes).items()}
 
 
 def tar_member(name: str, size: int) -> tarfile.TarInfo:
@@ -94,46 +112,98 @@ def write_tar(fileobj, samples: list[Sample]) -> list[int]:
     return offsets
 
 
+class Digest:
+    """A write-only file that only hashes and counts what is written to it."""
+
+    def __init__(self):
+        self.md5, self.sha256, self.size = hashlib.md5(), hashlib.sha256(), 0
+
+    def write(self, data) -> int:
+        self.md5.update(data)
+        self.sha256.update(data)
+        self.size += len(data)
+        return len(data)
+
+
+def marker_text(sha256: str, size: int) -> bytes:
+    return f"{sha256} {size}\n".encode()
+
+
 class _WriteShard(beam.DoFn):
-    def __init__(self, output_dir: str, name: str):
-        self.output_dir, self.name = output_dir, name
+    def __init__(self, output_dir: str, name: str, commit_dir: str | None):
+        self.output_dir, self.name, self.commit_dir = output_dir, name, commit_dir
 
     def process(self, shard_samples):
-        shard, samples = shard_samples
+        (split, number), samples = shard_samples
         samples = sorted(samples, key=lambda s: s.key)
-        fname = shard_name(self.name, shard)
-        offsets = []
-        write_atomically(f"{self.output_dir}/{fname}", lambda f: offsets.extend(write_tar(f, samples)))
-        beam.metrics.Metrics.counter("sinks", "shards_written").inc()
+        fname = shard_name(self.name, split, number)
+        digest = Digest()
+        offsets = write_tar(digest, samples)
+        path = f"{self.output_dir}/{fname}"
+        sha256 = digest.sha256.hexdigest()
+        if self._committed(path, fname, sha256, digest.size):
+            beam.metrics.Metrics.counter("sinks", "shards_kept").inc()
+        else:
+            self._write(path, fname, samples, sha256, digest.size)
+            beam.metrics.Metrics.counter("sinks", "shards_written").inc()
         beam.metrics.Metrics.counter("sinks", "samples_written").inc(len(samples))
         rows = [
             {**s.row, "shard": fname, "shard_index": i, "shard_offset": off}
             for i, (s, off) in enumerate(zip(samples, offsets))
         ]
         yield fname, rows
+        yield beam.pvalue.TaggedOutput(SHARD_FACTS, {
+            "file": fname, "split": split, "nsamples": len(samples), "filesize": digest.size,
+            "md5sum": digest.md5.hexdigest(), "sha256": sha256,
+        })
+
+    def _marker(self, fname: str) -> str:
+        return f"{self.commit_dir}/{fname}.sha256"
+
+    def _committed(self, path: str, fname: str, sha256: str, size: int) -> bool:
+        if not self.commit_dir:
+            return False
+        on_disk = dict(list_files(path))
+        if on_disk.get(path) != size or not FileSystems.exists(self._marker(fname)):
+            return False
+        return read_bytes(self._marker(fname)) == marker_text(sha256, size)
+
+    def _write(self, path: str, fname: str, samples: list[Sample], sha256: str, size: int) -> None:
+        if self.commit_dir and FileSystems.exists(self._marker(fname)):
+            FileSystems.delete([self._marker(fname)])  # a stale marker must never vouch for new bytes
+        write_atomically(path, lambda f: write_tar(f, samples))
+        if self.commit_dir:
+            write_bytes_atomically(self._marker(fname), marker_text(sha256, size))
 
 
 class WriteWebDataset(beam.PTransform):
-    """Clips (with encoded audio) -> shards on disk; outputs (shard file name, table rows)."""
+    """Clips (with encoded audio) -> shards on disk.
 
-    def __init__(self, output_dir: str, name: str, max_samples: int = 1000, max_bytes: int = 512 * 2**20):
+    Outputs `.rows`: (shard file name, table rows) per shard, and `[SHARD_FACTS]`: one dict per
+    shard for the shard index. `commit_dir` (optional) holds the commit markers that let a rerun
+    keep shards that are already written."""
+
+    def __init__(self, output_dir: str, name: str, max_samples: int = 1000, max_bytes: int = 512 * 2**20,
+                 commit_dir: str | None = None):
         super().__init__()
         if "/" in name or "." in name or not name:
             raise ValueError(f"corpus name must be non-empty, without dots or slashes: {name!r}")
         self.output_dir, self.name = output_dir.rstrip("/"), name
         self.max_samples, self.max_bytes = max_samples, max_bytes
+        self.commit_dir = commit_dir.rstrip("/") if commit_dir else None
 
     def expand(self, clips):
         samples = clips | "ToSample" >> beam.Map(to_sample)
         plan = (
             samples
-            | "Size" >> beam.Map(lambda s: (s.key, s.tar_size))
+            | "Size" >> beam.Map(lambda s: (s.split, s.key, s.tar_size))
             | "AllSizes" >> beam.combiners.ToList()
-            | "Plan" >> beam.Map(plan_shards, self.max_samples, self.max_bytes)
+            | "Plan" >> beam.Map(plan_split_shards, self.max_samples, self.max_bytes)
         )
         return (
             samples
             | "ToShard" >> beam.Map(lambda s, plan: (plan[s.key], s), plan=beam.pvalue.AsSingleton(plan))
             | "GroupShard" >> beam.GroupByKey()
-            | "Write" >> beam.ParDo(_WriteShard(self.output_dir, self.name))
+            | "Write" >> beam.ParDo(_WriteShard(self.output_dir, self.name, self.commit_dir)).with_outputs(
+                SHARD_FACTS, main="rows")
         )

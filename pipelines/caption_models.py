@@ -1,0 +1,219 @@
+"""Config of the model captioners (`captions.models` in the build config) and their construction.
+
+Each entry is one backend and what it writes:
+
+    captions:
+      template: true                      # the offline template caption (no model)
+      models:
+        - backend: transformers           # local causal LM, hub id or local folder
+          model: Qwen/Qwen2.5-1.5B-Instruct
+          tasks: [writing, summary, paraphrase, attribute_prediction]
+        - backend: openai                 # any OpenAI-compatible endpoint
+          base_url: http://127.0.0.1:8000/v1
+          model: my-model
+          tasks: [short, key_facts]
+          max_requests: 20000
+        - backend: transformers-audio     # Whisper-style audio-to-text
+          model: ./models/music-captioner
+        - backend: openai-audio           # chat endpoint taking audio input
+          base_url: https://api.example.com/v1
+          model: audio-model
+          api_key_env: AUDIO_API_KEY
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from tunescribe.transforms.captions.estimate import CostModel
+from tunescribe.transforms.captions.model_captions import Captioner
+from tunescribe.transforms.captions.prompts import AudioPrompt, PromptTemplate, get_prompt
+from tunescribe.transforms.models.audio_seq2seq import AudioSeq2SeqHandler
+from tunescribe.transforms.models.base import Batching, ModelSource
+from tunescribe.transforms.models.causal_lm import CausalLMHandler
+from tunescribe.transforms.models.generation import GenerationParams
+from tunescribe.transforms.models.openai_chat import Endpoint, OpenAIChatHandler
+
+LP_MUSICCAPS_TASKS = ["writing", "summary", "paraphrase", "attribute_prediction"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+
+
+class GenerationSection(_Section):
+    max_new_tokens: int = Field(128, ge=1, le=32768)
+    temperature: float = Field(0.0, ge=0, le=5)  # 0: greedy
+    top_p: float = Field(1.0, gt=0, le=1)
+    top_k: int = Field(0, ge=0)  # 0: off
+    seed: int = Field(0, ge=0)  # each request's seed derives from it, the clip key and the prompt
+
+
+class Price(_Section):
+    """For `tunescribe estimate`: the endpoint's price per million tokens."""
+
+    input_per_million: float = Field(ge=0)
+    output_per_million: float = Field(ge=0)
+
+
+def _text_tasks(tasks: list[str]) -> list[str]:
+    if len(set(tasks)) != len(tasks):
+        raise ValueError("a task is listed twice")
+    for name in tasks:
+        if not isinstance(get_prompt(name), PromptTemplate):  # unknown: ValueError naming the known ones
+            raise ValueError(f"{name!r} is an audio prompt; text backends take text tasks")
+    return tasks
+
+
+def _audio_prompt(name: str) -> str:
+    if not isinstance(get_prompt(name), AudioPrompt):
+        raise ValueError(f"{name!r} is a text prompt; audio backends take an audio prompt")
+    return name
+
+
+TextTasks = Annotated[list[str], Field(min_length=1), AfterValidator(_text_tasks)]
+
+
+class _Local(_Section):
+    name: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
+    model: str = Field(min_length=1)  # hub id (org/name) or local folder (relative: to the config file)
+    revision: Optional[str] = None
+    device: str = "cpu"  # cpu, cuda, cuda:1, auto
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    local_files_only: bool = False
+    trust_remote_code: bool = False
+    generation: GenerationSection = GenerationSection()
+
+    def source(self) -> ModelSource:
+        return ModelSource(self.model, self.revision, self.device, self.dtype, self.local_files_only,
+                           self.trust_remote_code)
+
+
+class _Remote(_Section):
+    name: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
+    base_url: str = Field(pattern=r"^https?://")
+    model: str = Field(min_length=1)
+    revision: Optional[str] = None  # default: the model name the endpoint reports
+    api_key_env: Optional[str] = None  # NAME of the environment variable with the key, never the key
+    concurrency: int = Field(8, ge=1, le=1024)
+    max_retries: int = Field(4, ge=0, le=20)
+    timeout_s: float = Field(60.0, gt=0)
+    backoff_s: float = Field(1.0, ge=0)
+    max_backoff_s: float = Field(30.0, ge=0)
+    max_requests: Optional[int] = Field(None, ge=1)  # request budget per worker process; retries count
+    generation: GenerationSection = GenerationSection()
+    price: Optional[Price] = None
+
+    def endpoint(self) -> Endpoint:
+        return Endpoint(self.base_url, self.model, self.api_key_env, self.revision, self.concurrency,
+                        self.max_retries, self.timeout_s, self.backoff_s, self.max_backoff_s, self.max_requests)
+
+
+class TransformersText(_Local):
+    backend: Literal["transformers"]
+    tasks: TextTasks = LP_MUSICCAPS_TASKS
+    batch_size: int = Field(16, ge=1)  # prompts per generate call
+
+
+class OpenAIText(_Remote):
+    backend: Literal["openai"]
+    tasks: TextTasks = LP_MUSICCAPS_TASKS
+    batch_size: int = Field(32, ge=1)  # prompts per RunInference batch (sent `concurrency` at a time)
+    tokenizer: Optional[str] = None  # hub id or local folder whose tokenizer counts prompt tokens for estimates
+
+
+class TransformersAudio(_Local):
+    backend: Literal["transformers-audio"]
+    prompt: Annotated[str, AfterValidator(_audio_prompt)] = "audio-direct"
+    batch_audio_s: float = Field(120.0, ge=1)  # seconds of audio per generate call
+
+
+class OpenAIAudio(_Remote):
+    backend: Literal["openai-audio"]
+    prompt: Annotated[str, AfterValidator(_audio_prompt)] = "audio-describe"
+    sample_rate: int = Field(16000, ge=8000, le=48000)  # rate of the WAV sent
+    batch_audio_s: float = Field(300.0, ge=1)
+
+
+CaptionModel = Annotated[Union[TransformersText, OpenAIText, TransformersAudio, OpenAIAudio],
+                         Field(discriminator="backend")]
+
+
+def _unique_names(models: list) -> list:
+    names = [m.name for m in models if m.name]
+    if len(set(names)) != len(names):
+        raise ValueError("captioner names must be unique")
+    return models
+
+
+CaptionModels = Annotated[list[CaptionModel], AfterValidator(_unique_names)]
+
+
+def resolve_model_paths(models: list, base: str) -> list:
+    """Local model folders given relative to the config file -> absolute; hub ids stay."""
+    out = []
+    for m in models:
+        if isinstance(m, _Local) and not os.path.isabs(m.model):
+            candidate = os.path.normpath(os.path.join(base, m.model))
+            if m.model.startswith(("./", "../")) or os.path.isdir(candidate):
+                m = m.model_copy(update={"model": candidate})
+        if isinstance(m, OpenAIText) and m.tokenizer and not os.path.isabs(m.tokenizer):
+            candidate = os.path.normpath(os.path.join(base, m.tokenizer))
+            if m.tokenizer.startswith(("./", "../")) or os.path.isdir(candidate):
+                m = m.model_copy(update={"tokenizer": candidate})
+        out.append(m)
+    return out
+
+
+def check_caption_models(models: list, need_keys: bool = True) -> None:
+    """What can be checked before any work: local folders exist, API keys are set (not needed
+    for an estimate, which calls no endpoint)."""
+    from tunescribe.pipelines.config import ConfigError
+
+    for n, m in enumerate(models):
+        where = f"captions.models[{n}]"
+        looks_local = os.path.isabs(m.model) or m.model.startswith(".")
+        if isinstance(m, _Local) and looks_local and not os.path.isdir(m.model):
+            raise ConfigError(f"{where}.model: no model folder at {m.model}")
+        if need_keys and isinstance(m, _Remote) and m.api_key_env and not os.environ.get(m.api_key_env):
+            raise ConfigError(f"{where}.api_key_env: environment variable {m.api_key_env} is not set")
+
+
+def fixed(size: int) -> Batching:
+    """Full batches (a bundle's last one aside): Beam's adaptive sizing starts at one element,
+    which leaves an endpoint's concurrency and a model's batch width unused, and makes the
+    batch make-up depend on timing."""
+    return Batching(min_batch_size=size, max_batch_size=size)
+
+
+def _params(g: GenerationSection) -> GenerationParams:
+    return GenerationParams(g.max_new_tokens, g.temperature, g.top_p, g.top_k, g.seed)
+
+
+def build_captioners(models: list) -> list[tuple[Captioner, CostModel]]:
+    """Each configured model -> (Captioner for ModelCaptions, CostModel for the estimate)."""
+    out = []
+    for n, m in enumerate(models):
+        name = m.name or f"{m.backend}-{n}"
+        params = _params(m.generation)
+        if isinstance(m, TransformersText):
+            handler = CausalLMHandler(m.source(), params, fixed(m.batch_size))
+            prompts, tokenizer, price = tuple(get_prompt(t) for t in m.tasks), m.source(), None
+        elif isinstance(m, OpenAIText):
+            handler = OpenAIChatHandler(m.endpoint(), params, fixed(m.batch_size))
+            prompts, price = tuple(get_prompt(t) for t in m.tasks), m.price
+            tokenizer = ModelSource(m.tokenizer) if m.tokenizer else None
+        elif isinstance(m, TransformersAudio):
+            handler = AudioSeq2SeqHandler(m.source(), params, fixed(int(m.batch_audio_s)))
+            prompts, tokenizer, price = (get_prompt(m.prompt),), None, None
+        else:
+            handler = OpenAIChatHandler(m.endpoint(), params, fixed(int(m.batch_audio_s)),
+                                        audio_sample_rate=m.sample_rate)
+            prompts, tokenizer, price = (get_prompt(m.prompt),), None, m.price
+        cost = CostModel(params.max_new_tokens, tokenizer, price.input_per_million if price else None,
+                         price.output_per_million if price else None, getattr(m, "max_requests", None))
+        out.append((Captioner(name, handler, prompts, params.seed), cost))
+    return out

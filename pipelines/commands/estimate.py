@@ -1,0 +1,68 @@
+"""`tunescribe estimate CONFIG [--json PATH] [Beam options...]`: dry run of the model captions.
+
+Runs the build up to the captions (reading, decoding and cutting the audio, which costs
+nothing but time), then counts the requests, prompt tokens and output-token ceiling each
+configured captioner would spend, its cost ceiling where a price is configured, and whether it
+fits the request budget. Calls no model and writes no corpus.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from tunescribe.pipelines.build import build_pipeline
+from tunescribe.pipelines.config import check_inputs, load_config
+
+HELP = "count the prompts, tokens and cost the model captions would spend (dry run: no model is called)"
+
+
+def add_arguments(parser) -> None:
+    parser.epilog = "Other options (--runner, --direct_num_workers, ...) go to Apache Beam."
+    parser.add_argument("config")
+    parser.add_argument("--json", help="also keep the estimate here (local path or gs://...)")
+
+
+def run_estimate(cfg, beam_args: list[str], path: str) -> dict:
+    check_inputs(cfg)
+    with beam.Pipeline(options=PipelineOptions(beam_args)) as p:
+        build_pipeline(p, cfg, estimate_path=path)
+    with FileSystems.open(path) as f:
+        return json.load(f)
+
+
+def table(estimate: dict) -> str:
+    lines = ["tunescribe: estimate (no model was called)",
+             f"  {'captioner':<22}{'prompt':<32}{'requests':>9}{'prompt tok':>12}{'max out tok':>12}{'audio s':>9}"]
+    for c in estimate["captioners"]:
+        for p in c["prompts"]:
+            lines.append(f"  {c['captioner']:<22}{p['prompt']:<32}{p['requests']:>9}{p['prompt_tokens']:>12}"
+                         f"{p['max_output_tokens']:>12}{p['audio_s']:>9.0f}")
+        notes = [f"tokens {c['token_counts']}"]
+        if c["clips_without_inputs"]:
+            notes.append(f"{c['clips_without_inputs']} clip(s) without tags/attributes get no prompt")
+        if "max_cost" in c:
+            notes.append(f"cost at most {c['max_cost']:.4f}")
+        if "within_budget" in c:
+            notes.append(f"{'within' if c['within_budget'] else 'OVER'} the budget of {c['max_requests']} requests")
+        lines.append(f"    {c['model']}: " + "; ".join(notes))
+    t = estimate["totals"]
+    lines.append(f"  total: {t['requests']} requests, {t['prompt_tokens']} prompt tokens, "
+                 f"at most {t['max_output_tokens']} output tokens, cost at most {t['max_cost']:.4f}")
+    return "\n".join(lines)
+
+
+def run(args, beam_args: list[str]) -> int:
+    cfg = load_config(args.config)
+    if args.json:
+        estimate = run_estimate(cfg, beam_args, args.json)
+    else:
+        with tempfile.TemporaryDirectory(prefix="tunescribe-estimate-") as tmp:
+            estimate = run_estimate(cfg, beam_args, os.path.join(tmp, "estimate.json"))
+    print(table(estimate))
+    return 0 if all(c.get("within_budget", True) for c in estimate["captioners"]) else 3

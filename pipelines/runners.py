@@ -1,0 +1,47 @@
+"""What a build needs of the runner it is sent to, checked before any work starts.
+
+Workers of a Dataflow job are other machines: a local input or output path there names a folder
+on the worker (or nothing), so the build would read nothing or write a corpus that vanishes with
+the worker. Such a config is refused up front, naming the key. Flink and Spark clusters may share
+a filesystem with the submitting machine (NFS, a local cluster), so their paths are not judged.
+"""
+
+from __future__ import annotations
+
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from tunescribe.pipelines.config import BuildConfig, ConfigError, ManifestInput
+
+# Runners whose workers never see the submitting machine's files.
+REMOTE_WORKER_RUNNERS = ("DataflowRunner",)
+
+
+def runner_name(options: PipelineOptions) -> str:
+    runner = options.view_as(StandardOptions).runner or "DirectRunner"
+    return runner if isinstance(runner, str) else type(runner).__name__
+
+
+def local_paths(cfg: BuildConfig) -> list[tuple[str, str]]:
+    """(config key, path) for every path the workers read or write that is not a filesystem URL."""
+    found = [] if "://" in cfg.output else [("output", cfg.output)]
+    for n, spec in enumerate(cfg.inputs):
+        if "://" not in spec.path:
+            found.append((f"inputs[{n}].path", spec.path))
+        root = spec.audio_root if isinstance(spec, ManifestInput) else None
+        if root and "://" not in root:
+            found.append((f"inputs[{n}].audio_root", root))
+    # Read by each worker when it starts fetching (ffmpeg and temp_dir are the worker's own).
+    if cfg.youtube.cookies and "://" not in cfg.youtube.cookies:
+        found.append(("youtube.cookies", cfg.youtube.cookies))
+    return found
+
+
+def check_paths_for_runner(cfg: BuildConfig, options: PipelineOptions) -> None:
+    runner = runner_name(options)
+    if runner not in REMOTE_WORKER_RUNNERS:
+        return
+    found = local_paths(cfg)
+    if found:
+        listed = "\n".join(f"  {key}: {path}" for key, path in found)
+        raise ConfigError(f"{runner} workers cannot reach local paths; use gs:// (or another Beam filesystem "
+                          f"URL) for:\n{listed}")

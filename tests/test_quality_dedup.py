@@ -1,0 +1,154 @@
+"""Duplicates planted as re-encoded, resampled, gain-changed and trimmed copies of audio-dev clips
+are found; distinct clips (other pieces, and other parts of the same piece) are not merged."""
+
+from __future__ import annotations
+
+import io
+
+import av
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+
+from tunescribe.schemas import Caption, Clip, Provenance
+from tunescribe.transforms.audio.decode import decode_audio
+from tunescribe.transforms.audio.segment import window_bounds
+from tunescribe.transforms.quality import fingerprint as fp
+from tunescribe.transforms.quality.decontaminate import EvalIndex, EvalSet, contamination
+from tunescribe.transforms.quality.dedup import DedupRules, Summary, find_duplicates
+
+RATE = 48000
+MUSIC = ["bach_bwv1_6.ogg", "bach_bwv66_6.ogg", "corelli_opus3no1_1grave.ogg", "joplin_maple_leaf_rag.ogg",
+         "drascula_track1.ogg", "drascula_track10.ogg", "drascula_track11.ogg", "drascula_track12.ogg"]
+
+
+def lossy(x: np.ndarray, rate: int, codec: str, fmt: str, bit_rate: int) -> bytes:
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=rate)
+        stream.layout, stream.bit_rate = "mono", bit_rate
+        frame = av.AudioFrame.from_ndarray(x[None, :].astype(np.float32), format="flt", layout="mono")
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def wav(x: np.ndarray, rate: int, subtype: str = "PCM_16") -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, x, rate, format="WAV", subtype=subtype)
+    return buf.getvalue()
+
+
+def copies(x: np.ndarray) -> dict[str, bytes]:
+    """The planted duplicates of one decoded source (mono float at RATE)."""
+    trim = int(3.3 * RATE)
+    return {
+        "same_pcm_float_wav": wav(x, RATE, "FLOAT"),
+        "mp3_96k": lossy(x, RATE, "libmp3lame", "mp3", 96000),
+        "mp3_64k": lossy(x, RATE, "libmp3lame", "mp3", 64000),
+        "opus_48k": lossy(x, RATE, "libopus", "ogg", 48000),
+        "aac_128k": lossy(x, RATE, "aac", "adts", 128000),
+        "resampled_22k": wav(soxr.resample(x, RATE, 22050), 22050),
+        "gain_minus_6db": wav(x * 0.5, RATE),
+        "gain_plus_3db": wav(np.clip(x * 1.41, -1, 1), RATE),
+        "trimmed_3s": wav(x[trim:-trim // 2], RATE),
+    }
+
+
+def clips_of(name: str, source, window_s: float = 10.0) -> list[Clip]:
+    samples = decode_audio(source, RATE, 1)
+    out = []
+    for i, (lo, hi) in enumerate(window_bounds(samples.shape[1], RATE, window_s, window_s, "keep", 2.0)):
+        pcm = samples[:, lo:hi]
+        out.append(Clip(key=f"{name}_{i:05d}", source_id=name, clip_index=i, start_s=lo / RATE, end_s=hi / RATE,
+                        sample_rate=RATE, channels=1, provenance=Provenance("dev", name, "t", "h"),
+                        captions=(Caption("a piece of music", "t", "t", "p", "1"),),
+                        audio_hash=fp.pcm_hash(pcm), fingerprint=fp.fingerprint(pcm, RATE)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def corpus(audio_dev):
+    originals, planted = [], {}
+    for name in MUSIC:
+        originals += clips_of(name, str(audio_dev / name))
+    for name in MUSIC[:4] + MUSIC[5:6]:
+        x = decode_audio(str(audio_dev / name), RATE, 1)[0]
+        for kind, data in copies(x).items():
+            planted[f"{kind}.{name}"] = clips_of(f"{kind}.{name}", io.BytesIO(data))
+    return originals, planted
+
+
+def test_planted_copies_found_and_distinct_clips_kept(corpus):
+    originals, planted = corpus
+    everything = originals + [c for cs in planted.values() for c in cs]
+    verdicts = find_duplicates([Summary.of(c) for c in everything], DedupRules())
+    merged_originals = {c.key: verdicts[c.key] for c in originals if c.key in verdicts}
+    # Distinct clips stay: no original is a duplicate of another original.
+    for key, v in merged_originals.items():
+        assert v.twin.split("_")[0] not in MUSIC or v.twin.rsplit("_", 1)[0] != key.rsplit("_", 1)[0], (key, v)
+        assert v.twin.rsplit("_", 1)[0] not in MUSIC, (key, v)
+    found, total = 0, 0
+    for source, clips in planted.items():
+        kind, original = source.split(".", 1)
+        for c in clips:
+            total += 1
+            v = verdicts.get(c.key)
+            twin_source = None
+            if v is not None:
+                twin_source = v.twin.rsplit("_", 1)[0]
+            pair = {twin_source, original} if twin_source else set()
+            # A copy and its original are one group: either one stays, the other names it.
+            if v is not None and (twin_source == original or twin_source.endswith("." + original)):
+                found += 1
+            elif any(verdicts.get(o.key) and verdicts[o.key].twin.startswith(source + "_")
+                     for o in originals if o.source_id == original):
+                found += 1
+            else:
+                print("not found:", c.key, c.duration_s, v, pair)
+    print(f"\nplanted duplicate clips found: {found}/{total}")
+    assert found == total
+    exact = [v for v in verdicts.values() if v.reason == "duplicate_audio"]
+    assert any("same_pcm_float_wav" in (v.twin or "") or "same_pcm" in v.detail for v in exact) or exact
+
+
+def test_each_original_source_keeps_its_clips_when_alone(corpus):
+    originals, _ = corpus
+    verdicts = find_duplicates([Summary.of(c) for c in originals], DedupRules())
+    # bach_bwv1_6 repeats its first phrase (clips 0 and 2 are the same rendered audio): repeats
+    # inside one track are music, not duplicates, so nothing is merged.
+    assert verdicts == {}
+    a, b = (fp.decode(c.fingerprint) for c in originals if c.source_id == "bach_bwv1_6.ogg" and c.clip_index in (0, 2))
+    assert fp.match(a, b).ber < 0.1
+
+
+def test_exact_duplicate_is_the_pcm_not_the_file(corpus, audio_dev):
+    originals, planted = corpus
+    same = planted["same_pcm_float_wav.bach_bwv1_6.ogg"]
+    orig = [c for c in originals if c.source_id == "bach_bwv1_6.ogg"]
+    assert [c.audio_hash for c in same] == [c.audio_hash for c in orig]
+    assert [c.audio_hash for c in planted["gain_minus_6db.bach_bwv1_6.ogg"]] != [c.audio_hash for c in orig]
+    verdicts = find_duplicates([Summary.of(c) for c in orig + same], DedupRules(max_ber=None))
+    assert {v.reason for v in verdicts.values()} == {"duplicate_audio"} and len(verdicts) == len(orig)
+
+
+def test_fingerprint_ignores_silence():
+    silent = np.zeros((1, RATE * 10), dtype=np.float32)
+    a = fp.decode(fp.fingerprint(silent, RATE))
+    assert len(a) > 0 and not a.any()
+    assert fp.match(a, a) is None
+
+
+def test_decontamination_by_id_and_by_audio(corpus):
+    originals, planted = corpus
+    target = planted["mp3_96k.joplin_maple_leaf_rag.ogg"]
+    evals = EvalIndex([EvalSet("musiccaps-eval", frozenset({"-0Gj8-vB1q4"})),
+                       EvalSet("song-describer", frozenset(), (("track-7", target[1].fingerprint),))])
+    by_id = Clip(key="k_00000", source_id="-0Gj8-vB1q4", clip_index=0, start_s=0, end_s=10, sample_rate=RATE,
+                 channels=1, provenance=Provenance("m", "https://www.youtube.com/watch?v=-0Gj8-vB1q4", "t", "h"))
+    assert contamination(by_id, evals)[0] == "eval_id"
+    hits = {c.key: contamination(c, evals) for c in originals if c.source_id == "joplin_maple_leaf_rag.ogg"}
+    assert hits[f"joplin_maple_leaf_rag.ogg_{1:05d}"][0] == "eval_audio"
+    assert all(contamination(c, evals) is None for c in originals if c.source_id != "joplin_maple_leaf_rag.ogg")

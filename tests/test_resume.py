@@ -1,0 +1,139 @@
+"""Resume and idempotency of `tunescribe build`, with real subprocesses killed by SIGKILL.
+
+The reference is the session's uninterrupted build (`mtg_corpus`). A second output is built by a
+series of runs, each SIGKILLed as soon as the build reaches a given point — while items are being
+committed to the ledger, while shards are being written, after the run stats and dataset card but
+before the manifest — and then finished by a plain rerun. Every file (the ledger included) must come out byte for
+byte as in the uninterrupted build.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import pyarrow.parquet as pq
+import pytest
+import soundfile as sf
+import webdataset as wds
+
+from mtg_corpus import RATE, build, build_command, tone, tree
+
+LEDGER = ".tunescribe/ledger"
+
+
+def ledger_runs(out: pathlib.Path) -> list[pathlib.Path]:
+    return [p for p in out.glob(f"{LEDGER}/*/*.parquet") if not p.name.startswith("compact-")]
+
+
+KILL_POINTS = {
+    # name: (condition on the output folder, must the kill land before the build ends?)
+    "committing items": (lambda out: len(ledger_runs(out)) >= 2, True),
+    "writing shards": (lambda out: any(out.glob("shards/*.tar")), True),
+    "after the dataset card": (lambda out: (out / "README.md").exists() and not (out / "manifest.json").exists(), False),
+}
+
+
+def run_until(config: pathlib.Path, out: pathlib.Path, reached, timeout: float = 300) -> bool:
+    """Starts a build and SIGKILLs it (its whole process group) the moment `reached(out)` holds.
+    Returns True if it was killed, False if it finished first."""
+    log = open(out.parent / f"{out.name}.log", "a")
+    proc = subprocess.Popen(build_command(config, out), stdout=log, stderr=log, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    try:
+        while proc.poll() is None:
+            if out.exists() and reached(out):
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return True
+            assert time.monotonic() < deadline, "build did not reach the kill point in time"
+            time.sleep(0.01)
+        assert proc.returncode == 0, (out.parent / f"{out.name}.log").read_text()[-3000:]
+        return False
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def resumed(mtg_corpus, tmp_path_factory):
+    """The same config built into a new folder through a kill at every point, then a rerun."""
+    out = tmp_path_factory.mktemp("resumed") / "corpus"
+    killed = {name: run_until(mtg_corpus.config, out, reached) for name, (reached, _) in KILL_POINTS.items()}
+    final = build(mtg_corpus.config, out)
+    return out, killed, final.stderr
+
+
+def test_killed_builds_resume_to_the_same_bytes(mtg_corpus, resumed):
+    out, killed, _ = resumed
+    for name, (_, must) in KILL_POINTS.items():
+        assert killed[name] or not must, f"the build finished before the kill point '{name}'"
+    want, have = tree(mtg_corpus.corpus), tree(out)
+    assert sorted(have) == sorted(want)
+    assert [name for name in want if have[name] != want[name]] == []
+    assert any(name.startswith(f"{LEDGER}/") for name in want)  # the compacted ledger is compared too
+
+
+def test_the_rerun_restored_committed_items_instead_of_redoing_them(mtg_corpus, resumed):
+    _, _, log = resumed
+    restored = int(re.search(r"resumed: (\d+) source item", log).group(1))
+    stats = (mtg_corpus.corpus / "stats.json").read_text()
+    unique = int(re.search(r'"unique": (\d+)', stats).group(1))
+    # Everything but the item whose audio is missing (retried on every run, as a network error
+    # would be) was settled by the killed runs.
+    assert restored == unique - 1
+
+
+def test_a_complete_build_leaves_a_compact_ledger(mtg_corpus):
+    files = sorted(p.name for p in (mtg_corpus.corpus / LEDGER).glob("*/*"))
+    assert files and all(name.startswith("compact-") for name in files)
+    shards = sum(p.stat().st_size for p in (mtg_corpus.corpus / "shards").glob("*.tar"))
+    ledger = sum(p.stat().st_size for p in (mtg_corpus.corpus / LEDGER).glob("*/*"))
+    assert ledger < shards / 4  # the audio lives in the shards only
+
+
+def samples(corpus: pathlib.Path) -> dict[str, dict]:
+    shards = sorted(str(p) for p in corpus.glob("shards/*.tar"))
+    return {s["__key__"]: {k: v for k, v in s.items() if not k.startswith("__")}
+            for s in wds.WebDataset(shards, shardshuffle=False)}
+
+
+def test_rerun_retries_only_what_failed_per_sample(mtg_corpus, resumed):
+    """A complete corpus; the missing file appears and every other audio file is gone. The rerun
+    must take every finished sample from the ledger and shards (it could not decode them now) and
+    process only the failed item, whose clips join shards next to restored samples. (The config's
+    paths are part of its hash, so this works on the same inputs, put back afterwards.)"""
+    out = resumed[0]
+    rejects = pq.read_table(out / "rejects.parquet").to_pylist()
+    missing = next(r for r in rejects if r["reason"] == "missing_file")
+    audio = mtg_corpus.root / "audio"
+    aside = mtg_corpus.root / "audio-aside"
+    target = audio / missing["detail"].split("/audio/", 1)[1]
+    audio.rename(aside)
+    try:
+        target.parent.mkdir(parents=True)
+        sf.write(target, tone("a fresh recording"), RATE, format="FLAC")
+        done = build(mtg_corpus.config, out)
+    finally:
+        shutil.rmtree(audio)
+        aside.rename(audio)
+    before, after = samples(mtg_corpus.corpus), samples(out)
+    new = sorted(set(after) - set(before))
+    assert len(new) == 2 and all(k.startswith(missing["key"]) for k in new)
+    assert all(after[k] == before[k] for k in before)  # every earlier sample, byte for byte
+    now = pq.read_table(out / "rejects.parquet").to_pylist()
+    assert [r for r in now if r["reason"] == "missing_file"] == []
+    assert len(now) == len(rejects) - 1
+    unique = int(re.search(r'"unique": (\d+)', (out / "stats.json").read_text()).group(1))
+    assert int(re.search(r"resumed: (\d+) source item", done.stderr).group(1)) == unique - 1
+    # The shard that took the new clips also holds restored samples: the retry was per sample.
+    rows = pq.read_table(out / "clips").to_pylist()
+    shard = next(r["shard"] for r in rows if r["key"] == new[0])
+    assert sum(r["shard"] == shard and r["key"] not in new for r in rows) > 0

@@ -1,0 +1,81 @@
+"""The interface every music-attribute extractor implements, and the vocabulary they share.
+
+An extractor measures tempo, key and/or meter from mono audio at the rate it asks for and
+returns `schemas.Attribute`s, each with a confidence in [0, 1] and the extractor's name and
+version. Backends with heavy imports or models load them in `setup()` (called once per worker),
+never in `__init__`, so configs and pipelines stay cheap to build and to pickle.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+import numpy as np
+
+from tunescribe.schemas import Attribute
+
+PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+_LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_KEY = re.compile(r"^\s*([A-Ga-g])\s*([#b\-♯♭]*)\s*(major|minor|maj|min|m)?\s*$", re.I)
+
+
+class AttributeExtractor:
+    """Audio -> attributes. Subclasses set `name`, `licence`, `rate` and implement `extract`."""
+
+    name = "base"
+    licence = ""
+    rate = 22050  # the sample rate `extract` wants its audio at
+
+    def setup(self) -> None:
+        """Loads libraries/models; called once per worker before the first `extract`."""
+
+    def version(self) -> str:
+        return ""
+
+    def extract(self, mono: np.ndarray) -> list[Attribute]:
+        raise NotImplementedError
+
+    def attribute(self, name: str, value: Optional[str] = None, number: Optional[float] = None,
+                  confidence: Optional[float] = None) -> Attribute:
+        label = f"{self.name} {self.version()}".strip()
+        conf = None if confidence is None else float(min(1.0, max(0.0, confidence)))
+        return Attribute(name=name, value=value, number=None if number is None else float(number),
+                         confidence=conf, extractor=label)
+
+
+def key_name(tonic: int, mode: str) -> str:
+    return f"{PITCH_CLASSES[tonic % 12]} {mode}"
+
+
+def parse_key(text: str) -> tuple[int, str]:
+    """"F# minor", "A- major" (music21's flat), "Bb", "ebm" -> (pitch class, "major"|"minor")."""
+    m = _KEY.match(text or "")
+    if not m:
+        raise ValueError(f"not a key: {text!r}")
+    letter, accidentals, mode = m.groups()
+    pc = _LETTERS[letter.upper()] + sum(1 if a in "#♯" else -1 for a in accidentals)
+    mode = (mode or "major").lower()
+    return pc % 12, "minor" if mode in ("minor", "min", "m") else "major"
+
+
+def key_relation(estimate: str, truth: str) -> str:
+    """How an estimated key relates to the true one, as key-finding evaluations score it (MIREX):
+    "exact", "fifth" (dominant/subdominant, same mode), "relative" (relative major/minor),
+    "parallel" (same tonic, other mode) or "other"."""
+    (pe, me), (pt, mt) = parse_key(estimate), parse_key(truth)
+    if (pe, me) == (pt, mt):
+        return "exact"
+    if me == mt and (pe - pt) % 12 in (5, 7):
+        return "fifth"
+    if me != mt and (pe - pt) % 12 == (9 if mt == "major" else 3):
+        return "relative"
+    if pe == pt:
+        return "parallel"
+    return "other"
+
+
+def tempo_matches(estimate: float, truth: float, tolerance: float = 0.04, octave: bool = False) -> bool:
+    """Within `tolerance` of the true tempo; with `octave`, half or double it also counts."""
+    factors = (1.0, 0.5, 2.0) if octave else (1.0,)
+    return any(abs(estimate - truth * f) <= tolerance * truth * f for f in factors)

@@ -1,0 +1,218 @@
+"""Captions written by a model: clips -> RunInference(one backend) -> clips with captions + rejects.
+
+One `ModelCaptions` per configured captioner (a backend and the prompts it answers). Each clip
+becomes one `ClipJob` holding a request per prompt; RunInference batches jobs by their request
+count (text) or seconds of audio (audio), and the backend answers all requests of a batch in
+one go (one `generate` call, or concurrent HTTP requests). The clip then flows on with one
+caption per good answer, in prompt order, each with its provenance (prompt id and version,
+model id and revision, seed, token usage). A request that failed (endpoint gave up, answer
+malformed) is a reject row naming clip, captioner, prompt and reason — with the raw answer —
+while the clip goes on with its other captions; a batch that raised is the same for each of
+its requests. Clips are never joined back from parts: no shuffle of their audio.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Optional, Sequence, Union
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.ml.inference.base import ModelHandler, RunInference
+
+from tunescribe.schemas import Caption, Clip, Reject
+from tunescribe.transforms.captions.parse import RAW_KEPT, read_answer
+from tunescribe.transforms.captions.prompts import PREDICTED_ORIGIN, AudioPrompt, PromptTemplate, prompt_inputs
+from tunescribe.transforms.ingest.tags import normalise_tags
+from tunescribe.transforms.models.base import TunescribeModelHandler
+from tunescribe.transforms.models.generation import (
+    AudioRequest, Generation, TextRequest, derive_seed, request_size,
+)
+from tunescribe.transforms.stage import REJECTS, Rejected
+
+STAGE = "captions"
+Prompt = Union[PromptTemplate, AudioPrompt]
+
+
+@dataclasses.dataclass(frozen=True)
+class Captioner:
+    """A configured model and the prompts it answers for every clip."""
+
+    name: str  # label in reject details and metrics, e.g. "local-lm"
+    handler: TunescribeModelHandler
+    prompts: tuple[Prompt, ...]
+    seed: int = 0
+
+    @property
+    def audio(self) -> bool:
+        return isinstance(self.prompts[0], AudioPrompt)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ClipJob:
+    clip: Clip
+    prompts: tuple[Prompt, ...]
+    requests: tuple[Union[TextRequest, AudioRequest], ...]
+
+
+def mono(clip: Clip) -> np.ndarray:
+    if clip.samples is None:
+        raise Rejected("no_audio", "the clip's PCM is gone (audio captions must run before encoding)")
+    return np.ascontiguousarray(clip.samples.mean(axis=0, dtype=np.float32))
+
+
+def build_job(clip: Clip, captioner: Captioner) -> Optional[ClipJob]:
+    """The clip's requests, or None when a text captioner has nothing to go on (no tags/attributes)."""
+    seeds = [derive_seed(captioner.seed, clip.key, p.ref) for p in captioner.prompts]
+    if captioner.audio:
+        pcm = mono(clip)
+        requests = tuple(AudioRequest(pcm, clip.sample_rate, p.instruction, s) for p, s in zip(captioner.prompts, seeds))
+    else:
+        phrases = prompt_inputs(clip)
+        if not phrases:
+            return None
+        requests = tuple(TextRequest(p.render(phrases), s) for p, s in zip(captioner.prompts, seeds))
+    return ClipJob(clip, captioner.prompts, requests)
+
+
+def job_size(job: ClipJob) -> int:
+    return sum(request_size(r) for r in job.requests)
+
+
+class PerClipHandler(ModelHandler[ClipJob, tuple[ClipJob, list[Generation]], Any]):
+    """Adapts a backend handler (one request -> one generation) to clip jobs: a batch of jobs is
+    one batch of all their requests, and the answers go back to their jobs."""
+
+    def __init__(self, inner: TunescribeModelHandler):
+        super().__init__()
+        self.inner = inner
+
+    def load_model(self):
+        return self.inner.load_model()
+
+    def run_inference(self, batch: Sequence[ClipJob], model, inference_args=None):
+        flat = [r for job in batch for r in job.requests]
+        answers = list(self.inner.run_inference(flat, model, inference_args))
+        if len(answers) != len(flat):
+            raise RuntimeError(f"backend answered {len(answers)} of {len(flat)} requests")
+        out, i = [], 0
+        for job in batch:
+            out.append((job, answers[i:i + len(job.requests)]))
+            i += len(job.requests)
+        return out
+
+    def batch_elements_kwargs(self):
+        return {**self.inner.batch_elements_kwargs(), "element_size_fn": job_size}
+
+    def get_num_bytes(self, batch: Sequence[ClipJob]) -> int:
+        return self.inner.get_num_bytes([r for job in batch for r in job.requests])
+
+    def share_model_across_processes(self) -> bool:
+        return self.inner.share_model_across_processes()
+
+    def model_copies(self) -> int:
+        return self.inner.model_copies()
+
+    def get_metrics_namespace(self) -> str:
+        return self.inner.get_metrics_namespace()
+
+
+def caption_reject(clip: Clip, captioner: Captioner, prompt: Prompt, reason: str, detail: str) -> Reject:
+    model_id, _ = captioner.handler.model_identity()
+    return Reject(source_id=clip.source_id, key=clip.key, clip_index=clip.clip_index, stage=STAGE, reason=reason,
+                  detail=f"{captioner.name} {prompt.task} ({prompt.ref}, {model_id}): {detail}",
+                  input_uri=clip.input_uri)
+
+
+class _Jobs(beam.DoFn):
+    """Clip -> ClipJob; clips with nothing to prompt on go straight on (tag "skip")."""
+
+    def __init__(self, captioner: Captioner):
+        self.captioner = captioner
+
+    def setup(self):
+        self.no_inputs = beam.metrics.Metrics.counter(STAGE, f"{self.captioner.name}/no_inputs")
+
+    def process(self, clip: Clip):
+        try:
+            job = build_job(clip, self.captioner)
+        except Rejected as exc:
+            yield beam.pvalue.TaggedOutput("skip", clip)
+            for p in self.captioner.prompts:
+                yield beam.pvalue.TaggedOutput(REJECTS, caption_reject(clip, self.captioner, p, exc.reason, exc.detail))
+            return
+        if job is None:
+            self.no_inputs.inc()
+            yield beam.pvalue.TaggedOutput("skip", clip)
+        else:
+            yield job
+
+
+class _Attach(beam.DoFn):
+    """(ClipJob, generations) -> the clip with its new captions; rejects for failed answers."""
+
+    def __init__(self, captioner: Captioner):
+        self.captioner = captioner
+
+    def setup(self):
+        self.model_id, self.revision = self.captioner.handler.model_identity()
+        self.backend = getattr(self.captioner.handler, "backend", type(self.captioner.handler).__name__)
+
+    def process(self, element):
+        job, answers = element
+        clip, captions, predicted = job.clip, [], []
+        for prompt, request, answer in zip(job.prompts, job.requests, answers):
+            if not answer.ok:
+                yield beam.pvalue.TaggedOutput(
+                    REJECTS, caption_reject(clip, self.captioner, prompt, answer.error, answer.detail))
+                continue
+            try:
+                text, new_attributes = read_answer(getattr(prompt, "output", "text"), answer.text)
+            except Rejected as exc:
+                yield beam.pvalue.TaggedOutput(REJECTS, caption_reject(clip, self.captioner, prompt, exc.reason,
+                                                                       exc.detail))
+                continue
+            captions.append(Caption(
+                text=text, task=prompt.task, backend=self.backend, prompt_id=prompt.id,
+                prompt_version=prompt.version, model_id=self.model_id,
+                model_revision=self.revision or answer.model_version, seed=request.seed,
+                prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens))
+            predicted += new_attributes
+        tags = clip.tags
+        if predicted:
+            known = {t.name for t in tags}
+            origin = PREDICTED_ORIGIN + self.model_id
+            tags += tuple(t for t in normalise_tags(predicted, origin=origin) if t.name not in known)
+        yield dataclasses.replace(clip, captions=clip.captions + tuple(captions), tags=tags)
+
+
+def _failed_batch(element, captioner: Captioner):
+    """A batch whose inference raised: every clip goes on uncaptioned, each request is a reject."""
+    batch, error = element
+    exc_type, exc_repr = error[0], error[1]
+    reason = "inference_failed"
+    for job in batch:
+        yield job.clip
+        for prompt in job.prompts:
+            yield beam.pvalue.TaggedOutput(REJECTS, caption_reject(
+                job.clip, captioner, prompt, reason, f"{getattr(exc_type, '__name__', exc_type)}: "
+                                                     f"{str(exc_repr)[:RAW_KEPT]}"))
+
+
+class ModelCaptions(beam.PTransform):
+    """clips -> (clips with this captioner's captions, rejects)."""
+
+    def __init__(self, captioner: Captioner):
+        super().__init__()
+        self.captioner = captioner
+
+    def expand(self, clips):
+        c = self.captioner
+        jobs = clips | "Jobs" >> beam.ParDo(_Jobs(c)).with_outputs("skip", REJECTS, main="jobs")
+        answered, failed = jobs.jobs | "RunInference" >> RunInference(PerClipHandler(c.handler)).with_exception_handling()
+        attached = answered | "Attach" >> beam.ParDo(_Attach(c)).with_outputs(REJECTS, main="clips")
+        recovered = failed.failed_inferences | "FailedBatches" >> beam.ParDo(_failed_batch, c).with_outputs(
+            REJECTS, main="clips")
+        out = (jobs.skip, attached.clips, recovered.clips) | "Clips" >> beam.Flatten()
+        rejects = (jobs[REJECTS], attached[REJECTS], recovered[REJECTS]) | "Rejects" >> beam.Flatten()
+        return out, rejects

@@ -1,0 +1,255 @@
+"""Downloads the audio of a YouTube video (or any page yt-dlp can read) to a local file.
+
+Through yt-dlp's Python API, audio only (`format`, default bestaudio/best). A time range is
+downloaded as a section (ffmpeg cuts it at the source, so a 10 s clip of a 2 h video costs
+10 s of audio) when an ffmpeg is found: imageio-ffmpeg's, else the system's; without one the
+whole audio is downloaded and the decoder cuts the range. Cookies, rate limit, sleeps and proxy
+come from the config. Failures are classified into reject reasons (YTDLP_REASONS plus the
+HTTP ones of remote.py); yt-dlp's video id is never used as a key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import logging
+import math
+import os
+import re
+import shutil
+from functools import lru_cache
+from typing import Optional
+
+from tunescribe.transforms.ingest.remote import RemoteOptions, http_status_reason, probe_http, sniff
+from tunescribe.transforms.stage import Rejected
+
+log = logging.getLogger(__name__)
+
+YTDLP_REASONS = {
+    "private": "the video is private",
+    "geo_blocked": "not available from the downloader's country",
+    "age_or_bot_check": "the site asks to sign in: age gate, bot check, members only",
+    "extraction_failed": "yt-dlp found no downloadable audio on the page (unsupported page, changed site)",
+    "download_failed": "the media download failed for a reason not classified above",
+}
+
+_PATTERNS = [  # (reason, regex on the lower-cased message), first match wins
+    ("private", r"private video|this video is private"),
+    ("geo_blocked", r"not available in your country|geo.?restrict|blocked it in your country"),
+    ("age_or_bot_check", r"confirm your age|age.?restricted|inappropriate for some users|not a bot"
+                         r"|sign in to confirm|login required|members.only|join this channel"),
+    ("extraction_failed", r"unsupported url|no video formats|requested format is not available"
+                          r"|unable to extract|no media found"),
+    ("unavailable", r"video unavailable|has been removed|no longer available|account .* terminated"
+                    r"|does not exist|is not available|video is unavailable"),
+    ("rate_limited", r"too many requests|http error 429"),
+    ("timeout", r"timed out|timeout"),
+    ("network_error", r"connection (refused|reset|aborted)|name or service not known|name resolution"
+                      r"|network is unreachable|remote end closed|incompleteread|failed to establish"),
+]
+
+# ffmpeg exits with the low byte of its AVERROR code (ffmpeg >= 7).
+_FFMPEG_EXIT = {
+    183: ("not_audio", "ffmpeg: invalid data in the media"),  # AVERROR_INVALIDDATA
+    146: ("timeout", "ffmpeg: read timed out"),  # AVERROR(ETIMEDOUT)
+    187: ("network_error", "ffmpeg: the stream ended early"),  # AVERROR_EOF
+    8: ("http_error", "ffmpeg: HTTP error from the media server"),  # AVERROR_HTTP_*
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class YoutubeOptions:
+    url_template: str = "https://www.youtube.com/watch?v={id}"  # a manifest's video id -> URL
+    format: str = "bestaudio/best"
+    sections: bool = True  # download only [start_s, end_s) when ffmpeg is there
+    ffmpeg: Optional[str] = None  # path; default imageio-ffmpeg's, else `ffmpeg` on PATH
+    cookies: Optional[str] = None  # Netscape cookies file (copied: yt-dlp rewrites its cookie file)
+    rate_limit: Optional[int] = None  # bytes per second per download
+    sleep_s: float = 0.0  # before each download; random up to max_sleep_s if that is set
+    max_sleep_s: Optional[float] = None
+    sleep_requests_s: float = 0.0  # between the page requests of one extraction
+    proxy: Optional[str] = None
+
+
+def find_ffmpeg(configured: Optional[str] = None) -> Optional[str]:
+    """The ffmpeg to use: the configured path, imageio-ffmpeg's binary, the system's, or None."""
+    if configured:
+        return configured
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        return shutil.which("ffmpeg")
+
+
+@lru_cache(maxsize=1)
+def _site_extractors():
+    from yt_dlp.extractor import gen_extractor_classes
+
+    return [ie for ie in gen_extractor_classes() if ie.ie_key() != "Generic"]
+
+
+def site_extractor_for(url: str) -> Optional[str]:
+    """The yt-dlp extractor made for this URL's site (YouTube, Vimeo...), or None for any other URL."""
+    for ie in _site_extractors():
+        if ie.suitable(url):
+            return ie.ie_key()
+    return None
+
+
+class _Log:
+    """yt-dlp's logger: keeps its messages for classification, sends them to logging at debug."""
+
+    def __init__(self):
+        self.messages: list[str] = []
+
+    def _keep(self, msg):
+        self.messages.append(str(msg))
+        log.debug("yt-dlp: %s", msg)
+
+    debug = info = warning = error = _keep
+
+
+def _messages(exc: BaseException) -> str:
+    parts = [str(exc)]
+    for attr in ("exc_info",):
+        info = getattr(exc, attr, None)
+        if info and info[1] is not None:
+            parts.append(str(info[1]))
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None:
+        parts.append(str(cause))
+    kept = [p for p in dict.fromkeys(parts) if not any(p != q and p in q for q in parts)]
+    return " | ".join(kept)
+
+
+def classify_ytdlp_error(exc: BaseException) -> Rejected:
+    """A yt-dlp DownloadError/ExtractorError -> the Rejected it means."""
+    from yt_dlp.networking.exceptions import HTTPError, TransportError
+    from yt_dlp.utils import GeoRestrictedError, UnsupportedError
+
+    inner = exc
+    info = getattr(exc, "exc_info", None)
+    if info and info[1] is not None:
+        inner = info[1]
+    cause = getattr(inner, "cause", None) or inner
+    text = _messages(exc).replace("ERROR: ", "").strip()
+    detail = text[:500]
+    if isinstance(inner, GeoRestrictedError):
+        return Rejected("geo_blocked", detail)
+    if isinstance(cause, HTTPError):
+        return Rejected(http_status_reason(cause.status), detail)
+    lowered = text.lower()
+    for reason, pattern in _PATTERNS:
+        if re.search(pattern, lowered):
+            return Rejected(reason, detail)
+    if isinstance(inner, UnsupportedError):
+        return Rejected("extraction_failed", detail)
+    if isinstance(cause, TransportError):
+        return Rejected("network_error", detail)
+    code = re.search(r"ffmpeg exited with code (\d+)", lowered)
+    if code and int(code.group(1)) in _FFMPEG_EXIT:
+        reason, what = _FFMPEG_EXIT[int(code.group(1))]
+        return Rejected(reason, f"{what} ({detail})")
+    from yt_dlp.utils import ExtractorError
+
+    if isinstance(inner, ExtractorError):
+        return Rejected("extraction_failed", detail)
+    return Rejected("download_failed", detail)
+
+
+def _params(opts: YoutubeOptions, remote: RemoteOptions, out_dir: str, ffmpeg: Optional[str],
+            section: Optional[tuple[float, float]], cookies: Optional[str], logger: _Log) -> dict:
+    from yt_dlp.utils import download_range_func
+
+    params = {
+        "format": opts.format,
+        # A section is re-encoded, losslessly, into Matroska (below); the rest keeps its container.
+        "outtmpl": {"default": os.path.join(out_dir, "audio.mka" if section else "audio.%(ext)s")},
+        "noplaylist": True,
+        "playlist_items": "1",  # a page with several media: its first one
+        "logger": logger,
+        "quiet": True,
+        "no_warnings": False,
+        "noprogress": True,
+        "color": {"stdout": "never", "stderr": "never"},
+        "cachedir": False,
+        "overwrites": True,
+        "continuedl": False,
+        "socket_timeout": remote.timeout_s,
+        # Whole tries are retried by RemoteOptions' loop; yt-dlp retries only inside a download.
+        "retries": 0,
+        "extractor_retries": 0,
+        "fragment_retries": remote.retries,
+        "max_filesize": remote.max_bytes,
+        "ratelimit": opts.rate_limit,
+        "sleep_interval": opts.sleep_s or None,
+        "max_sleep_interval": opts.max_sleep_s,
+        "sleep_interval_requests": opts.sleep_requests_s or None,
+        "proxy": opts.proxy,
+        "cookiefile": cookies,
+    }
+    if ffmpeg:
+        params["ffmpeg_location"] = ffmpeg
+        # ffmpeg reads sections itself and would wait forever on a stalled server.
+        params["external_downloader_args"] = {"ffmpeg_i": ["-rw_timeout", str(int(remote.timeout_s * 1e6))]}
+    if section is not None:
+        params["download_ranges"] = download_range_func(None, [section])
+        # Stream-copied sections start at the packet before the cut, and Ogg's even carry audio
+        # from the file's start: cut exactly by decoding and re-encoding, as FLAC (lossless).
+        params["force_keyframes_at_cuts"] = True
+        params["external_downloader_args"]["ffmpeg_o"] = ["-vn", "-c:a", "flac"]
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def download_audio(url: str, start_s: Optional[float], end_s: Optional[float], out_dir: str,
+                   opts: YoutubeOptions, remote: RemoteOptions, cookies: Optional[str] = None) -> tuple[str, float]:
+    """Downloads `url`'s audio into the empty folder `out_dir`.
+
+    Returns (path, offset_s): the file and where in the source it begins. Raises Rejected.
+    One try; the caller retries transient failures (remote.with_retries)."""
+    import yt_dlp
+    from yt_dlp.postprocessor.ffmpeg import FFmpegPostProcessor
+
+    ffmpeg = find_ffmpeg(opts.ffmpeg)
+    section = None
+    if opts.sections and ffmpeg and (start_s or end_s is not None):
+        section = (start_s or 0.0, math.inf if end_s is None else end_s)
+    if ffmpeg:
+        # yt-dlp checks for ffmpeg through this context variable (its CLI sets it the same way).
+        FFmpegPostProcessor._ffmpeg_location.set(ffmpeg)
+    logger = _Log()
+    with yt_dlp.YoutubeDL(_params(opts, remote, out_dir, ffmpeg, section, cookies, logger)) as ydl:
+        try:
+            info = ydl.extract_info(url, download=False)
+        except (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError) as exc:
+            raise classify_ytdlp_error(exc) from None
+        if info.get("_type") == "playlist":
+            entries = [e for e in (info.get("entries") or []) if e]
+            if not entries:
+                raise Rejected("extraction_failed", "the page lists no media")
+            info = entries[0]
+        try:
+            ydl.process_ie_result(info, download=True)
+        except (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError) as exc:
+            rejected = classify_ytdlp_error(exc)
+            media_url = info.get("url")
+            if rejected.reason in ("http_error", "network_error", "download_failed") and media_url and \
+                    media_url.startswith(("http://", "https://")):
+                # ffmpeg's exit code is vague: ask the media URL ourselves what is wrong with it.
+                rejected = probe_http(media_url, info.get("http_headers") or {}, remote) or rejected
+            raise rejected from None
+    files = [p for p in glob.glob(os.path.join(out_dir, "audio.*")) if not p.endswith((".part", ".ytdl"))]
+    if not files:
+        if any("max-filesize" in m for m in logger.messages):
+            raise Rejected("too_large", f"larger than max_bytes {remote.max_bytes}")
+        raise Rejected("download_failed", "yt-dlp wrote no file: " + " | ".join(logger.messages[-3:])[:400])
+    path = files[0]
+    if os.path.getsize(path) > remote.max_bytes:
+        raise Rejected("too_large", f"{os.path.getsize(path)} bytes > max_bytes {remote.max_bytes}")
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if sniff(head) in (None, "html", "text"):
+        raise Rejected("not_audio", f"the downloaded file is not audio (starts {head[:16]!r})")
+    return path, (section[0] if section else 0.0)

@@ -1,0 +1,235 @@
+"""OpenAI-compatible chat endpoint (vLLM, TGI, llama.cpp server, `transformers serve`, hosted APIs).
+
+One `EndpointClient` per worker process (what `load_model` returns, so Beam's `Shared` keeps
+one): an asyncio loop on a background thread sends the requests of every RunInference batch
+concurrently, at most `concurrency` at a time across all threads of the process. A request is
+retried with exponential backoff (and the server's Retry-After) on 429, 5xx, timeouts, broken
+connections, empty and malformed replies; a request that still fails — or finds the request
+budget spent — comes back as a `Generation` with a reason, never as an exception, so the
+rest of its batch is kept. Token usage reported by the server is kept on each generation and
+counted in Beam metrics.
+
+Audio requests go out as `input_audio` content parts (16-bit WAV, base64), as OpenAI's audio
+chat models and `transformers serve` take them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import io
+import json
+import logging
+import os
+import random
+import threading
+from typing import Any, Optional, Sequence, Union
+
+import apache_beam as beam
+
+from tunescribe.transforms.models.base import Batching, TunescribeModelHandler
+from tunescribe.transforms.models.generation import (
+    AudioRequest, Generation, GenerationParams, TextRequest, resample,
+)
+
+log = logging.getLogger(__name__)
+
+RETRYABLE = frozenset({"endpoint_rate_limited", "endpoint_server_error", "endpoint_timeout",
+                       "endpoint_unreachable", "endpoint_empty_reply", "endpoint_malformed_reply"})
+RAW_KEPT = 2000  # characters of a bad reply kept in the reject detail
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    base_url: str  # e.g. http://127.0.0.1:8000/v1
+    model: str
+    api_key_env: Optional[str] = None  # name of the environment variable holding the key
+    revision: Optional[str] = None  # e.g. a dated snapshot; default: the model name the server reports
+    concurrency: int = 8
+    max_retries: int = 4
+    timeout_s: float = 60.0
+    backoff_s: float = 1.0
+    max_backoff_s: float = 30.0
+    max_requests: Optional[int] = None  # request budget (every attempt counts), per client
+
+    def headers(self) -> dict[str, str]:
+        headers = {"content-type": "application/json"}
+        if self.api_key_env:
+            key = os.environ.get(self.api_key_env)
+            if not key:
+                raise ValueError(f"environment variable {self.api_key_env} (the API key) is not set")
+            headers["authorization"] = f"Bearer {key}"
+        return headers
+
+
+class _Failure(Exception):
+    def __init__(self, reason: str, detail: str, retry_after: Optional[float] = None):
+        super().__init__(reason, detail)
+        self.reason, self.detail, self.retry_after = reason, detail, retry_after
+
+
+def parse_reply(status: int, body: bytes, headers) -> Generation:
+    """One HTTP reply -> Generation, or _Failure with a reason code."""
+    text = body.decode("utf-8", "replace")
+    if status == 429:
+        raise _Failure("endpoint_rate_limited", f"HTTP 429: {text[:RAW_KEPT]}", _retry_after(headers))
+    if status >= 500:
+        raise _Failure("endpoint_server_error", f"HTTP {status}: {text[:RAW_KEPT]}", _retry_after(headers))
+    if status >= 400:
+        raise _Failure("endpoint_client_error", f"HTTP {status}: {text[:RAW_KEPT]}")
+    try:
+        data = json.loads(text)
+        choice = data["choices"][0]
+        content = choice["message"]["content"]
+        if content is not None and not isinstance(content, str):
+            raise TypeError(f"content is {type(content).__name__}")
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise _Failure("endpoint_malformed_reply", f"{type(exc).__name__} {exc}; raw reply: {text[:RAW_KEPT]!r}")
+    if not content or not content.strip():
+        raise _Failure("endpoint_empty_reply", f"empty message content; raw reply: {text[:RAW_KEPT]!r}")
+    usage = data.get("usage") or {}
+    return Generation(text=content, prompt_tokens=usage.get("prompt_tokens"),
+                      completion_tokens=usage.get("completion_tokens"), finish_reason=choice.get("finish_reason"),
+                      model_version=data.get("model"))
+
+
+def _retry_after(headers) -> Optional[float]:
+    try:
+        return float(headers.get("retry-after"))
+    except (TypeError, ValueError):
+        return None
+
+
+class EndpointClient:
+    """Sends chat requests to one endpoint; thread-safe; one per worker process."""
+
+    def __init__(self, endpoint: Endpoint):
+        self.endpoint = endpoint
+        self.headers = endpoint.headers()
+        self.url = endpoint.base_url.rstrip("/") + "/chat/completions"
+        self.sent = 0  # attempts, against the budget
+        self.prompt_tokens = self.completion_tokens = 0
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="tunescribe-http", daemon=True)
+        self._thread.start()
+        self._http, self._slots = asyncio.run_coroutine_threadsafe(self._open(), self._loop).result()
+
+    async def _open(self):
+        import httpx2
+
+        limits = httpx2.Limits(max_connections=self.endpoint.concurrency,
+                               max_keepalive_connections=self.endpoint.concurrency)
+        http = httpx2.AsyncClient(timeout=httpx2.Timeout(self.endpoint.timeout_s), limits=limits)
+        return http, asyncio.Semaphore(self.endpoint.concurrency)
+
+    def complete(self, bodies: Sequence[dict]) -> list[Generation]:
+        """Sends every body (concurrently, bounded) and waits for all; never raises for one request."""
+        return asyncio.run_coroutine_threadsafe(self._all(bodies), self._loop).result()
+
+    async def _all(self, bodies):
+        return await asyncio.gather(*(self._one(body) for body in bodies))
+
+    def _take_budget(self) -> bool:
+        with self._lock:
+            if self.endpoint.max_requests is not None and self.sent >= self.endpoint.max_requests:
+                return False
+            self.sent += 1
+            return True
+
+    async def _one(self, body: dict) -> Generation:
+        import httpx2
+
+        e, failure, attempt = self.endpoint, None, 0
+        for attempt in range(1, e.max_retries + 2):
+            if not self._take_budget():
+                return Generation(text="", error="request_budget_exhausted", attempts=attempt - 1,
+                                  detail=f"budget of {e.max_requests} requests spent"
+                                         + (f"; last failure {failure.reason}: {failure.detail}" if failure else ""))
+            try:
+                async with self._slots:
+                    reply = await self._http.post(self.url, json=body, headers=self.headers)
+                gen = parse_reply(reply.status_code, reply.content, reply.headers)
+                with self._lock:
+                    self.prompt_tokens += gen.prompt_tokens or 0
+                    self.completion_tokens += gen.completion_tokens or 0
+                return dataclasses.replace(gen, attempts=attempt)
+            except _Failure as f:
+                failure = f
+            except httpx2.TimeoutException as exc:
+                failure = _Failure("endpoint_timeout", f"no reply within {e.timeout_s} s ({type(exc).__name__})")
+            except httpx2.TransportError as exc:
+                failure = _Failure("endpoint_unreachable", f"{type(exc).__name__}: {exc}")
+            if failure.reason not in RETRYABLE or attempt > e.max_retries:
+                break
+            delay = min(e.max_backoff_s, e.backoff_s * 2 ** (attempt - 1) * (1 + random.random()))
+            if failure.retry_after is not None:
+                delay = min(e.max_backoff_s, max(delay, failure.retry_after))
+            log.info("%s: %s, retry %d in %.2f s", self.url, failure.reason, attempt, delay)
+            await asyncio.sleep(delay)
+        return Generation(text="", error=failure.reason, attempts=attempt,
+                          detail=f"after {attempt} attempt(s): {failure.detail}")
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._http.aclose(), self._loop).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+
+def wav_base64(samples, sample_rate: int) -> str:
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, samples, sample_rate, format="WAV", subtype="PCM_16")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+class OpenAIChatHandler(TunescribeModelHandler[Union[TextRequest, AudioRequest], Generation, EndpointClient]):
+    """Text or audio chat requests against an OpenAI-compatible `/chat/completions`."""
+
+    backend = "openai"
+
+    def __init__(self, endpoint: Endpoint, params: GenerationParams = GenerationParams(),
+                 batching: Batching = Batching(max_batch_size=32), audio_sample_rate: int = 16000):
+        super().__init__(None, batching)
+        self.endpoint, self.params, self.audio_sample_rate = endpoint, params, audio_sample_rate
+
+    def model_identity(self) -> tuple[str, Optional[str]]:
+        return self.endpoint.model, self.endpoint.revision
+
+    def load_model(self) -> EndpointClient:
+        return EndpointClient(self.endpoint)
+
+    def body(self, request: Union[TextRequest, AudioRequest]) -> dict:
+        p = self.params
+        if isinstance(request, AudioRequest):
+            pcm = resample(request.samples, request.sample_rate, self.audio_sample_rate)
+            audio = {"data": wav_base64(pcm, self.audio_sample_rate), "format": "wav"}
+            parts = [{"type": "input_audio", "input_audio": audio}]
+            if request.instruction:
+                parts.insert(0, {"type": "text", "text": request.instruction})
+            messages = [{"role": "user", "content": parts}]
+        else:
+            messages = request.chat()
+        body: dict[str, Any] = {"model": self.endpoint.model, "messages": messages, "max_tokens": p.max_new_tokens,
+                                "temperature": p.temperature, "top_p": p.top_p}
+        if p.top_k > 0:  # not an OpenAI parameter; vLLM and TGI take it
+            body["top_k"] = p.top_k
+        if request.seed is not None:
+            body["seed"] = request.seed
+        return body
+
+    def run_inference(self, batch: Sequence[Union[TextRequest, AudioRequest]], model: EndpointClient,
+                      inference_args: Optional[dict[str, Any]] = None) -> list[Generation]:
+        results = model.complete([self.body(r) for r in batch])
+        ns = self.get_metrics_namespace()
+        for name, value in (("requests_sent", sum(g.attempts for g in results)),
+                            ("prompt_tokens", sum(g.prompt_tokens or 0 for g in results)),
+                            ("completion_tokens", sum(g.completion_tokens or 0 for g in results)),
+                            ("failed_requests", sum(not g.ok for g in results))):
+            beam.metrics.Metrics.counter(ns, name).inc(value)
+        return results
+
+    def get_num_bytes(self, batch) -> int:
+        return sum(r.text_size() if isinstance(r, TextRequest) else r.samples.nbytes for r in batch)

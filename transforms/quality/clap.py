@@ -1,0 +1,65 @@
+"""Stage: audio-text agreement of each caption, and of the clip's plain tag string.
+
+Runs a CLAP-style dual encoder (models/clap.py) through Beam's RunInference and stores
+`Caption.stats["clap"]` and `Clip.stats["clap_tags"]`. The rules then apply AudioSetCaps' relative
+test (a caption must score at least as high as the bare tags) and an absolute floor; this stage
+decides nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import apache_beam as beam
+import numpy as np
+import soxr
+from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
+
+from tunescribe.schemas import Clip
+from tunescribe.transforms.models.base import Batching, ModelSource
+from tunescribe.transforms.models.clap import ClapScorer
+
+CLAP_RATE = 48000  # every released CLAP checkpoint (and ClapFeatureExtractor's default) uses it
+
+
+def tag_string(clip: Clip) -> str:
+    """The plain tag string, as AudioSetCaps compares captions against it."""
+    return ", ".join(t.name for t in clip.tags)
+
+
+def clap_example(clip: Clip) -> tuple[np.ndarray, list[str]]:
+    mono = clip.samples.mean(axis=0).astype(np.float32)
+    if clip.sample_rate != CLAP_RATE:
+        mono = soxr.resample(mono, clip.sample_rate, CLAP_RATE).astype(np.float32)
+    return mono, [c.text for c in clip.captions] + [tag_string(clip) or "music"]
+
+
+def with_scores(clip: Clip, scores) -> Clip:
+    scores = [float(s) for s in np.asarray(scores).ravel()]
+    captions = tuple(dataclasses.replace(c, stats={**c.stats, "clap": s}) for c, s in zip(clip.captions, scores))
+    stats = {**clip.stats, "clap_tags": scores[-1]} if clip.tags else dict(clip.stats)
+    return dataclasses.replace(clip, captions=captions, stats=stats)
+
+
+class ScoreAudioText(beam.PTransform):
+    """Clips (with PCM) -> (clips with clap scores, rejects of clips the model failed on)."""
+
+    def __init__(self, source: ModelSource, batching: Batching = Batching()):
+        super().__init__()
+        self.handler = ClapScorer(source, batching)
+
+    def expand(self, clips):
+        from tunescribe.transforms.stage import to_reject
+
+        with_captions = clips | "HasCaptions" >> beam.Filter(lambda c: bool(c.captions))
+        without = clips | "NoCaptions" >> beam.Filter(lambda c: not c.captions)
+        main, other = (
+            with_captions
+            | "Example" >> beam.Map(lambda c: (c, clap_example(c)))
+            | "Clap" >> RunInference(KeyedModelHandler(self.handler)).with_exception_handling()
+        )
+        scored = main | "Store" >> beam.MapTuple(lambda clip, result: with_scores(clip, result.inference))
+        # A failed batch: (list of (clip, example), exception); each of its clips becomes a reject.
+        rejects = other.failed_inferences | "ToReject" >> beam.FlatMap(
+            lambda bad: [to_reject("clap", clip, type(bad[1]), repr(bad[1])) for clip, _ in bad[0]])
+        return (scored, without) | "All" >> beam.Flatten(), rejects

@@ -1,0 +1,186 @@
+"""What a caption claims about the music, checked against what the inputs say about the clip.
+
+Claims read from the text: instruments (with their family), voices ("a female singer", but not
+"no vocals"), an explicit tempo ("at 120 bpm") or tempo word ("fast"), and a key ("in F# minor").
+Support comes from the clip's tags and attributes. Instrument support is settled here (it needs
+the lexicon); voice, tempo and key claims are stored as stats and compared with the clip's
+measured stats and attributes by the rules, so tolerances can change without recomputing.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tunescribe.transforms.quality import lexicon
+
+BPM = re.compile(r"\b(\d{2,3}(?:\.\d+)?)\s*(?:bpm|beats per minute|beats a minute)\b", re.I)
+TEMPO_WORDS = {  # -1 slow, 0 medium, +1 fast
+    -1: re.compile(r"\b(slow|slower|very slow|largo|adagio|lento|downtempo|ballad tempo)\b(?! ?(?:-|to) ?(?:medium|mid|fast))", re.I),
+    0: re.compile(r"\b(medium|mid|moderate|midtempo|mid-tempo|andante|moderato)\b(?=[ -]*(?:paced|pace|tempo|speed))", re.I),
+    1: re.compile(r"\b(fast|faster|very fast|uptempo|up-tempo|quick|rapid|presto|allegro|vivace|frenetic)\b(?=[ -]*(?:paced|pace|tempo|speed|beat|rhythm|song|track|piece|music))", re.I),
+}
+_NOTE = r"([A-G])\s*(#|♯|b|♭|-|sharp|flat)?"
+KEY = re.compile(r"\b(?:in|key of|key:)\s+(?:the\s+key\s+of\s+)?" + _NOTE + r"\s*(major|minor|maj|min|m)\b", re.I)
+_PITCH = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+_NOT_TYPOS = {"melodic", "organic", "harmonic", "bassy", "drummy", "strung", "piany", "voice", "vocal"}  # real words, not typos
+_WINDOW = 4  # words before a voice word in which a negation cancels it
+
+
+def instrument_mentions(text: str, strict: bool = True) -> list[tuple[str, str]]:
+    """(name, family) for every instrument the text names, in order. `strict` leaves out mentions
+    of a sound rather than the instrument ("synth strings", "sounds like a cello", "open strings"):
+    right for claims, while evidence (tags) counts every mention."""
+    found = []
+    for m in lexicon.INSTRUMENT.finditer(text):
+        if strict and (lexicon.NOT_THE_INSTRUMENT_BEFORE.search(text[max(0, m.start() - 24):m.start()])
+                       or lexicon.NOT_THE_INSTRUMENT_AFTER.search(text[m.end():m.end() + 24])):
+            continue
+        name = m.group(1).lower()
+        found.append((name, lexicon.FAMILY_OF[name]))
+    return found
+
+
+def _near(word: str, vocabulary: set[str]) -> bool:
+    """`word` or a spelling one edit or swap away (tags are typed by people: "paino", "strumpets")."""
+    if len(word) < 5:
+        return False
+    for v in vocabulary:
+        if len(v) < 5 or abs(len(v) - len(word)) > 1:
+            continue
+        if len(v) == len(word):
+            diff = [i for i, (a, b) in enumerate(zip(v, word)) if a != b]
+            if len(diff) <= 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and v[diff[0]] == word[diff[1]]
+                                   and v[diff[1]] == word[diff[0]]):
+                return True
+        else:
+            short, long_ = sorted((v, word), key=len)
+            if any(long_[:i] + long_[i + 1:] == short for i in range(len(long_))):
+                return True
+    return False
+
+
+def supported_families(tags, attributes=()) -> set[str]:
+    """Instrument families the tags and instrument attributes name or almost spell."""
+    evidence = [t.name.lower() for t in tags] + [
+        (a.value or "").lower() for a in attributes if a.value and "instrument" in a.name]
+    known = {family for e in evidence for _, family in instrument_mentions(e, strict=False)}
+    if any(lexicon.SYNTH_EVIDENCE.search(e) for e in evidence):
+        known.add("synth")
+    # Only words that are not instrument names already: those went through instrument_mentions.
+    vocabulary = {w.removesuffix("s") for e in evidence for w in re.findall(r"[a-z]+", e)}
+    vocabulary -= set(lexicon.FAMILY_OF) | _NOT_TYPOS
+    known |= {family for name, family in lexicon.FAMILY_OF.items() if " " not in name and _near(name, vocabulary)}
+    return known
+
+
+def unsupported_instruments(text: str, tags, attributes=()) -> list[str]:
+    """Instruments the caption names whose family the inputs do not name. Bass and percussion never
+    count (see lexicon.RHYTHM_SECTION). Tags that name no instrument support none (LP-MusicCaps'
+    typical hallucination: "rock, happy" -> "a driving electric guitar"); a clip with no tags or
+    instrument attributes at all has nothing to contradict."""
+    if not tags and not any("instrument" in a.name for a in attributes):
+        return []  # nothing to contradict
+    known = supported_families(tags, attributes)
+    return sorted({name for name, family in instrument_mentions(text)
+                   if family not in known and family not in lexicon.RHYTHM_SECTION})
+
+
+def _negated(text: str, start: int) -> bool:
+    before = re.findall(r"[\w']+", text[max(0, start - 60):start].lower())[-_WINDOW:]
+    return any(w in lexicon.NEGATIONS for w in before)
+
+
+def voice_claims(text: str) -> tuple[list[str], list[str]]:
+    """(singing voices, speaking voices) the text claims: voice words not negated in the few words
+    before them ("no vocals", "without a singer"), split by whether the voice sings or speaks."""
+    singing, speaking = [], []
+    for m in lexicon.VOCAL.finditer(text):
+        after = text[m.end():m.end() + 30]
+        if _negated(text, m.start()) or lexicon.NOT_A_VOICE_AFTER.search(after) or \
+                re.match(r"\s*(?:-|\s)?(?:free|less)\b|[\s,]*(?:are|is) (?:absent|missing)", after, re.I):
+            continue
+        word = m.group(1).lower()
+        if word in ("voice", "voices") and lexicon.NOT_A_VOICE_BEFORE.search(text[max(0, m.start() - 24):m.start()]):
+            continue
+        (speaking if word in ("voice", "voices") and lexicon.SPEECH_AFTER.search(after) else singing).append(word)
+    speaking += [m.group(1).lower() for m in lexicon.SPEECH_WORDS.finditer(text) if not _negated(text, m.start())]
+    return singing, speaking
+
+
+def instrumental_claims(text: str) -> int:
+    """Explicit statements that there is no voice ("instrumental", "no vocals")."""
+    negated = sum(1 for m in lexicon.VOCAL.finditer(text) if _negated(text, m.start()))
+    return negated + len(re.findall(r"\binstrumental\b", text, re.I))
+
+
+def tempo_claim(text: str) -> tuple[float | None, float | None]:
+    """(bpm named in the text, tempo class -1/0/+1 named by a word), either None."""
+    bpm = BPM.search(text)
+    cls = None
+    for value, pattern in TEMPO_WORDS.items():
+        if pattern.search(text):
+            cls = float(value) if cls is None else (cls if cls == value else None)
+    return (float(bpm.group(1)) if bpm else None), cls
+
+
+def parse_key(text: str) -> str | None:
+    """A key named in `text` as "<pitch class 0-11> major|minor", e.g. "6 minor" for F# minor."""
+    m = KEY.search(text)
+    if not m:
+        return None
+    return normalise_key(m.group(1), m.group(2), m.group(3))
+
+
+def normalise_key(note: str, accidental: str | None, mode: str) -> str:
+    pc = _PITCH[note.lower()]
+    acc = (accidental or "").lower()
+    if acc in ("#", "♯", "sharp"):
+        pc += 1
+    elif acc in ("b", "♭", "-", "flat"):
+        pc -= 1
+    mode = "minor" if mode.lower() in ("minor", "min", "m") else "major"
+    return f"{pc % 12} {mode}"
+
+
+def key_of_attribute(value: str | None) -> str | None:
+    """An attribute value such as "F# minor", "Ab major", "A- major" in the form of parse_key."""
+    if not value:
+        return None
+    m = re.match(r"\s*" + _NOTE + r"\s*(major|minor|maj|min|m)?\b", value, re.I)
+    return normalise_key(m.group(1), m.group(2), m.group(3) or "major") if m else None
+
+
+def keys_agree(claimed: str, measured: str, allow_relative: bool = True) -> bool:
+    """Same key, or (with allow_relative) its relative major/minor, which key finders confuse."""
+    if claimed == measured:
+        return True
+    if not allow_relative:
+        return False
+    pc1, mode1 = claimed.split()
+    pc2, mode2 = measured.split()
+    if mode1 == mode2:
+        return False
+    major, minor = (int(pc1), int(pc2)) if mode1 == "major" else (int(pc2), int(pc1))
+    return (major - 3) % 12 == minor
+
+
+def claim_stats(text: str, tags, attributes=()) -> tuple[dict, list[str]]:
+    """(stats, findings) for the caption's claims."""
+    instruments = instrument_mentions(text)
+    unsupported = unsupported_instruments(text, tags, attributes)
+    singing, speaking = voice_claims(text)
+    bpm, tempo_class = tempo_claim(text)
+    stats = {
+        "instruments": float(len({n for n, _ in instruments})),
+        "unsupported_instruments": float(len(unsupported)),
+        "singing_claims": float(len(singing)),
+        "speech_claims": float(len(speaking)),
+        "instrumental_claims": float(instrumental_claims(text)),
+        "tempo_bpm": bpm,
+        "tempo_class": tempo_class,
+        "key": parse_key(text),
+    }
+    findings = [f"unsupported_instrument: {n}" for n in unsupported]
+    findings += [f"singing: {v}" for v in dict.fromkeys(singing)]
+    findings += [f"speech: {v}" for v in dict.fromkeys(speaking)]
+    return stats, findings

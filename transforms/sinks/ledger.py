@@ -1,0 +1,359 @@
+"""The resume ledger: per-sample commits that let a rerun skip finished work and retry what failed.
+
+While a build runs, every outcome after the skip point is appended to the ledger folder as it
+happens: each clip that came through the per-item stages (with its audio), each reject, the clip
+keys an item was cut into, and which element each counted stage saw (so run stats come out the
+same). Records are buffered for a few seconds and written as Parquet files, each one atomically
+(temp + rename, through Beam's FileSystems), so a kill -9 loses at most the unwritten buffer and
+never leaves half a file — on any runner and any filesystem.
+
+A rerun with the same config reads the ledger before any stage runs. An item is restored from
+it, not processed, when one run recorded a complete, final outcome for it: a final whole-item
+reject, or the list of its clips with each one accepted or finally rejected. Everything else —
+items never finished, or rejected for a reason worth another try (RETRIED_REASONS: network
+failures, a file not there yet, unexpected errors) — goes through the stages again. Shards are
+then planned from restored + new clips together, so the corpus is the same as an uninterrupted
+run's. Stages between the skip point and the commit must decide per item or per clip, never
+across items (cross-item stages belong after `commit_and_restore`).
+
+Once a build has finished, compact.py rewrites the ledger without the audio the shards now hold.
+The ledger lives in `<corpus>/.tunescribe/ledger/<fingerprint>/`: a new config, tool version or
+schema version gets a new folder (and the build drops the old one), so nothing stale is restored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tarfile
+import threading
+import time
+import uuid
+from collections import defaultdict
+from typing import Optional
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io import fileio
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.window import GlobalWindows
+
+from tunescribe.schemas import CLIP_SCHEMA, REJECT_SCHEMA, Clip, Reject
+from tunescribe.transforms.corpus.accounting import source_key_of
+from tunescribe.transforms.sinks.parquet import parquet_bytes
+from tunescribe.transforms.sinks.files import write_bytes_atomically
+from tunescribe.transforms.sinks.layout import read_sample
+
+LEDGER_VERSION = "2"
+
+# Reject reasons that say "not now" rather than "not this": a rerun tries these items again.
+RETRIED_REASONS = frozenset({
+    "unexpected_error",  # a bug or a library failure: maybe fixed or transient
+    "missing_file",  # the file may be there by the next run
+    "network_error", "timeout", "rate_limited", "server_error", "download_failed",
+})
+
+# The process's writer flushes its buffer when any of these is reached (and at the end of each
+# bundle): a kill loses at most this much committed work.
+FLUSH_RECORDS = 1024
+FLUSH_BYTES = 64 * 2**20
+FLUSH_SECONDS = 10.0
+
+ACCEPTED, REJECTS, COUNTS, CLIPS = "accepted", "rejects", "counts", "clips"
+
+LEDGER_SCHEMA = pa.schema([
+    pa.field("run", pa.string(), nullable=False),  # run id: records of one run are judged together
+    pa.field("item", pa.string(), nullable=False),  # source item key
+    pa.field("kind", pa.string(), nullable=False),  # accepted | rejects | counts | clips
+    pa.field("key", pa.string(), nullable=False),  # the element's key (item or clip)
+    pa.field("stage", pa.string()),  # counts: the counted stage's name
+    pa.field("clips", pa.list_(pa.string())),  # clips: the clip keys the item was cut into
+    pa.field("clip", pa.struct(list(CLIP_SCHEMA))),  # accepted: the clip row, but its audio...
+    pa.field("audio", pa.binary()),  # ...is here (so it can be left unread), or in the corpus at:
+    pa.field("shard", pa.string()),  # compacted records: the shard holding the sample
+    pa.field("offset", pa.int64()),  # and the sample's byte offset in it
+    pa.field("audio_sha256", pa.string()),  # compacted records: what that audio member must hash to
+    pa.field("reject", pa.struct(list(REJECT_SCHEMA))),  # rejects: the reject row
+])
+COMPACT_RUN = ""  # the run id of compacted records: older than any real run
+
+
+@dataclasses.dataclass(frozen=True)
+class Ledger:
+    """Where this build's ledger lives (a folder per config fingerprint) and this run's id."""
+
+    directory: str
+    run: str = dataclasses.field(default_factory=lambda: time.strftime("%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:8])
+    retried: frozenset = RETRIED_REASONS
+
+
+def _record(run: str, kind: str, key: str, **fields) -> dict:
+    return {"run": run, "item": source_key_of(key), "kind": kind, "key": key, **fields}
+
+
+def accepted_record(run: str, clip: Clip) -> tuple[dict, int]:
+    return _record(run, ACCEPTED, clip.key, clip={**clip.to_row(), "audio": None}, audio=clip.audio), \
+        len(clip.audio or b"") + 1024
+
+
+def reject_record(run: str, reject: Reject) -> tuple[Optional[dict], int]:
+    if not reject.key:  # nothing after the skip point lacks a key; such a reject cannot be restored
+        return None, 0
+    return _record(run, REJECTS, reject.key, stage=reject.stage, reject=reject.to_row()), 512
+
+
+def count_record(stage: str, run: str, element) -> tuple[dict, int]:
+    return _record(run, COUNTS, element.key, stage=stage), 64
+
+
+class _Writer:
+    """Buffers ledger records and writes them as one Parquet file now and then.
+
+    One writer per process (and ledger run), shared by every tap: an item's records — its clip
+    list, its outcomes, its stage counts — come from several DoFns, and a flush writes all of
+    them at once, so whatever was settled before a flush is restorable after a kill."""
+
+    def __init__(self, ledger: Ledger):
+        self.ledger, self.lock = ledger, threading.Lock()
+        self.rows, self.bytes, self.since = [], 0, time.monotonic()
+
+    def add(self, row: Optional[dict], nbytes: int) -> None:
+        if row is None:
+            return
+        with self.lock:
+            self.rows.append(row)
+            self.bytes += nbytes
+            due = (len(self.rows) >= FLUSH_RECORDS or self.bytes >= FLUSH_BYTES
+                   or time.monotonic() - self.since >= FLUSH_SECONDS)
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        # Holding the lock while writing: when a bundle's flush returns, every record added
+        # before it (by any thread) is on disk — the commit signals rely on that.
+        with self.lock:
+            if self.rows:
+                path = f"{self.ledger.directory}/{self.ledger.run}-{uuid.uuid4().hex}.parquet"
+                write_bytes_atomically(path, parquet_bytes(self.rows, LEDGER_SCHEMA))
+                beam.metrics.Metrics.counter("ledger", "records_committed").inc(len(self.rows))
+            self.rows, self.bytes, self.since = [], 0, time.monotonic()
+
+
+_WRITERS: dict[tuple[str, str], _Writer] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def writer_for(ledger: Ledger) -> _Writer:
+    with _WRITERS_LOCK:
+        key = (ledger.directory, ledger.run)
+        if key not in _WRITERS:
+            _WRITERS[key] = _Writer(ledger)
+        return _WRITERS[key]
+
+
+class _Commit(beam.DoFn):
+    """Appends a record per element to the ledger. Outputs one count per bundle, once its records
+    are on disk, so a later step can wait for every commit (see CompactLedger)."""
+
+    def __init__(self, ledger: Ledger, make_record, *args):
+        self.ledger, self.make_record, self.args = ledger, make_record, args
+
+    def start_bundle(self):
+        self.writer, self.n = writer_for(self.ledger), 0
+
+    def process(self, element):
+        self.writer.add(*self.make_record(*self.args, self.ledger.run, element))
+        self.n += 1
+
+    def finish_bundle(self):
+        self.writer.flush()
+        yield GlobalWindows.windowed_value(self.n)
+
+
+class ListOutputs(beam.DoFn):
+    """Wraps the stage that cuts an item into clips, and commits which clips each item gave:
+    a rerun knows an item is finished only when each of these has a final outcome."""
+
+    def __init__(self, dofn: beam.DoFn, ledger: Ledger):
+        self.dofn, self.ledger = dofn, ledger
+
+    def setup(self):
+        self.dofn.setup()
+
+    def start_bundle(self):
+        self.dofn.start_bundle()
+        self.writer = writer_for(self.ledger)
+
+    def process(self, element):
+        keys = []
+        for out in self.dofn.process(element) or ():
+            keys.append(out.key)
+            yield out
+        self.writer.add(_record(self.ledger.run, CLIPS, element.key, clips=keys), 64 + 24 * len(keys))
+
+    def finish_bundle(self):
+        self.writer.flush()
+        return self.dofn.finish_bundle()
+
+    def teardown(self):
+        self.dofn.teardown()
+
+
+def read_ledger(path: str, with_audio: bool = True) -> list[tuple[str, dict]]:
+    """(item key, record) for every record of one ledger file."""
+    columns = None if with_audio else [n for n in LEDGER_SCHEMA.names if n != "audio"]
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        table = pq.read_table(f, columns=columns)
+    return [(row["item"], row) for row in table.to_pylist()]
+
+
+def _unique(rows: list[dict]) -> list[dict]:
+    return list({json.dumps(r, sort_keys=True, default=str): r for r in rows}.values())
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """An item settled for good: what a rerun restores instead of processing it."""
+
+    listed: Optional[tuple[str, ...]]  # the clips it was cut into (None: rejected before cutting)
+    accepted: list[dict]  # ledger records of its accepted clips (clip row + audio or shard pointer)
+    rejects: list[dict]  # final reject rows
+    counts: frozenset  # (stage name, element key) of every counted stage it passed
+
+
+def _complete(item_key: str, records: list[dict], retried: frozenset) -> Optional[Outcome]:
+    """The outcome these records of one run give the item, if final; None if it needs work."""
+    accepted, rejects, listed, counts = {}, defaultdict(list), None, set()
+    for r in records:
+        if r["kind"] == ACCEPTED:
+            accepted[r["key"]] = r
+        elif r["kind"] == REJECTS:
+            rejects[r["key"]].append(r["reject"])
+        elif r["kind"] == CLIPS:
+            listed = tuple(r["clips"])
+        elif r["kind"] == COUNTS:
+            counts.add((r["stage"], r["key"]))
+
+    def final(key):
+        return _unique([x for x in rejects.get(key, []) if x["reason"] not in retried])
+
+    out_rejects = final(item_key)
+    if listed is None:
+        return Outcome(None, [], out_rejects, frozenset(counts)) if out_rejects else None
+    out_accepted = []
+    for clip_key in listed:
+        if clip_key in accepted:
+            out_accepted.append(accepted[clip_key])
+        elif final(clip_key):
+            out_rejects += final(clip_key)
+        else:
+            return None
+    return Outcome(listed, out_accepted, out_rejects, frozenset(counts))
+
+
+def restorable(item_key: str, records: list[dict], retried: frozenset = RETRIED_REASONS) -> Optional[Outcome]:
+    """The newest run's complete outcome for the item, or None."""
+    by_run = defaultdict(list)
+    for r in records:
+        by_run[r["run"]].append(r)
+    for run in sorted(by_run, reverse=True):
+        outcome = _complete(item_key, by_run[run], retried)
+        if outcome is not None:
+            return outcome
+    return None
+
+
+REJECT_FIELDS = tuple(f.name for f in dataclasses.fields(Reject))
+
+
+def restore_clip(record: dict, shards_dir: str) -> Optional[Clip]:
+    """The committed clip of a ledger record. A compacted record's audio is read from its shard
+    and checked against the hash the record keeps (None if it is not there any more: the shards
+    were rewritten since). Only the audio comes from the shard: the clip as committed is in the
+    record (decisions after the commit may have changed the sample's JSON, e.g. dropped a caption)."""
+    row, audio = dict(record["clip"]), record.get("audio")
+    if audio is None:
+        if record.get("shard") is None or not record.get("audio_sha256"):
+            return None
+        try:
+            members = read_sample(f"{shards_dir}/{record['shard']}", record["offset"], row["key"])
+        except (OSError, ValueError, tarfile.TarError):
+            return None
+        audio = members.get(f"{row['key']}.{row['audio_format']}")
+        if audio is None or hashlib.sha256(audio).hexdigest() != record["audio_sha256"]:
+            return None
+    row["audio"] = audio
+    return Clip.from_row(row)
+
+
+class _Decide(beam.DoFn):
+    def __init__(self, retried: frozenset, shards_dir: str):
+        self.retried, self.shards_dir = retried, shards_dir
+
+    def process(self, keyed):
+        item_key, grouped = keyed
+        items = list(grouped["items"])
+        if not items:  # in the ledger but no longer in the inputs
+            return
+        outcome = restorable(item_key, list(grouped["records"]), self.retried)
+        clips = [restore_clip(r, self.shards_dir) for r in outcome.accepted] if outcome else []
+        if outcome is None or any(c is None for c in clips):
+            yield items[0]
+            return
+        beam.metrics.Metrics.counter("ledger", "items_restored").inc()
+        for clip in clips:
+            yield beam.pvalue.TaggedOutput(ACCEPTED, clip)
+        for row in outcome.rejects:
+            yield beam.pvalue.TaggedOutput(REJECTS, Reject(**{k: row[k] for k in REJECT_FIELDS}))
+        for stage_key in sorted(outcome.counts):
+            yield beam.pvalue.TaggedOutput(COUNTS, stage_key)
+
+
+class SkipCommitted(beam.PTransform):
+    """Unique source items -> `.todo` (items to process) and the restored outcomes of the
+    others: `[ACCEPTED]` clips, `[REJECTS]`, `[COUNTS]` ((stage name, element key) pairs).
+    `shards_dir` is where compacted records point for their audio."""
+
+    def __init__(self, ledger: Ledger, shards_dir: str):
+        super().__init__()
+        self.ledger, self.shards_dir = ledger, shards_dir.rstrip("/")
+
+    def expand(self, items):
+        records = (
+            items.pipeline
+            | "MatchLedger" >> fileio.MatchFiles(f"{self.ledger.directory}/*.parquet",
+                                                 fileio.EmptyMatchTreatment.ALLOW)
+            | "Paths" >> beam.Map(lambda m: m.path)
+            | "ReadLedger" >> beam.FlatMap(read_ledger)
+        )
+        return (
+            {"items": items | "ByKey" >> beam.Map(lambda item: (item.key, item)), "records": records}
+            | "Join" >> beam.CoGroupByKey()
+            | "Decide" >> beam.ParDo(_Decide(self.ledger.retried, self.shards_dir)).with_outputs(
+                ACCEPTED, REJECTS, COUNTS, main="todo")
+        )
+
+
+def commit_and_restore(ledger: Ledger, restored, accepted, rejects: list, counts: dict):
+    """Commits this run's outcomes to the ledger and merges in the restored ones.
+
+    `accepted`: clips that reached the end of the per-item stages; `rejects`: the reject
+    PCollections of those stages; `counts`: stage name -> PCollection counted in the run stats.
+    Returns (all accepted clips, all these rejects, {stage name: counted PCollection}, commits):
+    `commits` is complete only once every record of this run is on disk."""
+    signals = [accepted | "CommitAccepted" >> beam.ParDo(_Commit(ledger, accepted_record))]
+    for n, pc in enumerate(rejects):
+        signals.append(pc | f"CommitRejects{n}" >> beam.ParDo(_Commit(ledger, reject_record)))
+    merged_counts = {}
+    for name, pc in counts.items():
+        signals.append(pc | f"CommitCount[{name}]" >> beam.ParDo(_Commit(ledger, count_record, name)))
+        again = restored[COUNTS] | f"Restored[{name}]" >> beam.FlatMap(
+            lambda stage_key, name=name: [stage_key[1]] if stage_key[0] == name else [])
+        merged_counts[name] = (pc, again) | f"WithRestored[{name}]" >> beam.Flatten()
+    all_accepted = (accepted, restored[ACCEPTED]) | "WithRestoredClips" >> beam.Flatten()
+    all_rejects = (*rejects, restored[REJECTS]) | "WithRestoredRejects" >> beam.Flatten()
+    commits = signals | "AllCommits" >> beam.Flatten()
+    return all_accepted, all_rejects, merged_counts, commits
