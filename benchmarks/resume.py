@@ -92,7 +92,7 @@ def kill_when_committed(config: pathlib.Path, out: pathlib.Path) -> dict:
     cmd = [sys.executable, "-m", "tunescribe.pipelines.cli", "build", str(config), "--output", str(out)]
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    while proc.poll() is None and ledger_runs(out) < 3:
+    while proc.poll() is None and ledger_runs(out) < 1:
         time.sleep(0.01)
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
