@@ -14,7 +14,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 import apache_beam as beam
 
-from tunescribe.pipelines.caption_models import build_captioners, check_caption_models
+from tunescribe.pipelines.caption_models import check_caption_models
+from tunescribe.pipelines.captioners import build_captioners
 from tunescribe.pipelines.config import BuildConfig, FolderInput
 from tunescribe.pipelines.resources import request_model_resources
 from tunescribe.pipelines.music import analyse_music

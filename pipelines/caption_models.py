@@ -28,14 +28,7 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from tunescribe.transforms.captions.estimate import CostModel
-from tunescribe.transforms.captions.model_captions import Captioner
 from tunescribe.transforms.captions.prompts import AudioPrompt, PromptTemplate, get_prompt
-from tunescribe.transforms.models.audio_seq2seq import AudioSeq2SeqHandler
-from tunescribe.transforms.models.base import Batching, ModelSource
-from tunescribe.transforms.models.causal_lm import CausalLMHandler
-from tunescribe.transforms.models.generation import GenerationParams
-from tunescribe.transforms.models.openai_chat import Endpoint, OpenAIChatHandler
 
 LP_MUSICCAPS_TASKS = ["writing", "summary", "paraphrase", "attribute_prediction"]
 
@@ -87,7 +80,9 @@ class _Local(_Section):
     trust_remote_code: bool = False
     generation: GenerationSection = GenerationSection()
 
-    def source(self) -> ModelSource:
+    def source(self):
+        from tunescribe.transforms.models.base import ModelSource  # Beam's ML stack imports torch: only when used
+
         return ModelSource(self.model, self.revision, self.device, self.dtype, self.local_files_only,
                            self.trust_remote_code)
 
@@ -107,7 +102,9 @@ class _Remote(_Section):
     generation: GenerationSection = GenerationSection()
     price: Optional[Price] = None
 
-    def endpoint(self) -> Endpoint:
+    def endpoint(self):
+        from tunescribe.transforms.models.openai_chat import Endpoint  # Beam's ML stack imports torch: only when used
+
         return Endpoint(self.base_url, self.model, self.api_key_env, self.revision, self.concurrency,
                         self.max_retries, self.timeout_s, self.backoff_s, self.max_backoff_s, self.max_requests)
 
@@ -180,40 +177,3 @@ def check_caption_models(models: list, need_keys: bool = True) -> None:
             raise ConfigError(f"{where}.model: no model folder at {m.model}")
         if need_keys and isinstance(m, _Remote) and m.api_key_env and not os.environ.get(m.api_key_env):
             raise ConfigError(f"{where}.api_key_env: environment variable {m.api_key_env} is not set")
-
-
-def fixed(size: int) -> Batching:
-    """Full batches (a bundle's last one aside): Beam's adaptive sizing starts at one element,
-    which leaves an endpoint's concurrency and a model's batch width unused, and makes the
-    batch make-up depend on timing."""
-    return Batching(min_batch_size=size, max_batch_size=size)
-
-
-def _params(g: GenerationSection) -> GenerationParams:
-    return GenerationParams(g.max_new_tokens, g.temperature, g.top_p, g.top_k, g.seed)
-
-
-def build_captioners(models: list) -> list[tuple[Captioner, CostModel]]:
-    """Each configured model -> (Captioner for ModelCaptions, CostModel for the estimate)."""
-    out = []
-    for n, m in enumerate(models):
-        name = m.name or f"{m.backend}-{n}"
-        params = _params(m.generation)
-        if isinstance(m, TransformersText):
-            handler = CausalLMHandler(m.source(), params, fixed(m.batch_size))
-            prompts, tokenizer, price = tuple(get_prompt(t) for t in m.tasks), m.source(), None
-        elif isinstance(m, OpenAIText):
-            handler = OpenAIChatHandler(m.endpoint(), params, fixed(m.batch_size))
-            prompts, price = tuple(get_prompt(t) for t in m.tasks), m.price
-            tokenizer = ModelSource(m.tokenizer) if m.tokenizer else None
-        elif isinstance(m, TransformersAudio):
-            handler = AudioSeq2SeqHandler(m.source(), params, fixed(int(m.batch_audio_s)))
-            prompts, tokenizer, price = (get_prompt(m.prompt),), None, None
-        else:
-            handler = OpenAIChatHandler(m.endpoint(), params, fixed(int(m.batch_audio_s)),
-                                        audio_sample_rate=m.sample_rate)
-            prompts, tokenizer, price = (get_prompt(m.prompt),), None, m.price
-        cost = CostModel(params.max_new_tokens, tokenizer, price.input_per_million if price else None,
-                         price.output_per_million if price else None, getattr(m, "max_requests", None))
-        out.append((Captioner(name, handler, prompts, params.seed), cost))
-    return out

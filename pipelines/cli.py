@@ -6,22 +6,31 @@ import argparse
 import logging
 import sys
 
-from tunescribe.pipelines.commands import COMMANDS
+from tunescribe.pipelines.commands import COMMANDS, command
 from tunescribe.pipelines.config import ConfigError
 
 
+def _chosen(argv: list[str]) -> str | None:
+    """The subcommand named on the command line, found before parsing so only its module loads."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(prog="tunescribe", description="Build music-text corpora.")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, module in COMMANDS.items():
-        module.add_arguments(sub.add_parser(name, help=module.HELP, description=module.HELP))
+    chosen = _chosen(argv)
+    for name, help_ in COMMANDS.items():
+        subparser = sub.add_parser(name, help=help_, description=help_)
+        if name == chosen:
+            command(name).add_arguments(subparser)
     args, rest = parser.parse_known_args(argv)
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("tunescribe").setLevel(logging.WARNING if args.quiet else logging.INFO)
     try:
-        return COMMANDS[args.command].run(args, rest)
+        return command(args.command).run(args, rest)
     except ConfigError as exc:
         print(f"tunescribe: {exc}", file=sys.stderr)
         return 2

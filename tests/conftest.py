@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from fault_table import ROWS as FAULT_ROWS, fault_log, summary_lines  # noqa: F401 (fixture)
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
@@ -53,3 +55,12 @@ def write_audio(path, seconds: float = 5.0, rate: int = 22050, freq: float = 440
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, tone(seconds, rate, freq, amp, channels), rate, **kwargs)
     return path
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The reliability suite's table: fault kind -> outcome, with totals (tests/fault_table.py)."""
+    lines = summary_lines(FAULT_ROWS)
+    if lines:
+        terminalreporter.section("faults injected")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -1,6 +1,22 @@
-"""The CLI's subcommands: one module each, with HELP, add_arguments(parser) and run(args, rest)."""
+"""The CLI's subcommands: one module each, with add_arguments(parser) and run(args, rest).
 
-from tunescribe.pipelines.commands import build, estimate, evaluate, filter, inspect, validate
+Listed here by name with their one-line help, and imported only when chosen: building a corpus
+pulls in Beam's ML stack (and with it torch), which `tunescribe inspect` or `--help` never need."""
+
+import importlib
 
 # Order is the order of `tunescribe --help`.
-COMMANDS = {"build": build, "estimate": estimate, "evaluate": evaluate, "filter": filter, "inspect": inspect, "validate": validate}
+COMMANDS = {
+    "build": "build a corpus from a YAML config",
+    "estimate": "count the prompts, tokens and cost the model captions would spend (dry run: no model is called)",
+    "evaluate": "score captions with LP-MusicCaps' metrics (BLEU, METEOR, ROUGE-L, ...) and count hallucinations",
+    "filter": "re-apply new quality thresholds to a built corpus's stored stats, without recomputing "
+              "(--dry-run: what each rule would drop, and histograms)",
+    "inspect": "summarise a corpus: clips, hours, shards, splits, captions, rejects, top tags",
+    "validate": "check that a corpus is complete and consistent (shards, samples, tables, checksums)",
+}
+
+
+def command(name: str):
+    """The module of one subcommand."""
+    return importlib.import_module(f"{__name__}.{name}")

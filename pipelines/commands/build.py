@@ -23,9 +23,6 @@ from tunescribe.transforms.sinks.layout import (
 
 log = logging.getLogger("tunescribe")
 
-HELP = "build a corpus from a YAML config"
-
-
 def add_arguments(parser) -> None:
     parser.epilog = "Other options (--runner, --direct_num_workers, ...) go to Apache Beam."
     parser.add_argument("config")

@@ -19,9 +19,6 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from tunescribe.pipelines.build import build_pipeline
 from tunescribe.pipelines.config import check_inputs, load_config
 
-HELP = "count the prompts, tokens and cost the model captions would spend (dry run: no model is called)"
-
-
 def add_arguments(parser) -> None:
     parser.epilog = "Other options (--runner, --direct_num_workers, ...) go to Apache Beam."
     parser.add_argument("config")

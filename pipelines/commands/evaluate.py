@@ -18,8 +18,6 @@ import sys
 from tunescribe.pipelines.commands.inspect import table
 from tunescribe.transforms.evaluation import suite
 
-HELP = "score captions with LP-MusicCaps' metrics (BLEU, METEOR, ROUGE-L, ...) and count hallucinations"
-
 PAIRS_SUFFIXES = (".json", ".jsonl", ".ndjson", ".csv")
 COLUMNS = (("B1", "bleu1"), ("B2", "bleu2"), ("B3", "bleu3"), ("B4", "bleu4"), ("METEOR", "meteor_1.0"),
            ("ROUGE-L", "rougeL"), ("BERTScore", "bertscore"), ("cosine", "sentence_cosine"),

@@ -11,9 +11,6 @@ from tunescribe.transforms.sinks import layout
 from tunescribe.transforms.sinks.facts import corpus_facts
 from tunescribe.transforms.sinks.files import list_files
 
-HELP = "summarise a corpus: clips, hours, shards, splits, captions, rejects, top tags"
-
-
 def add_arguments(parser) -> None:
     parser.add_argument("corpus", help="the corpus folder (a build's output)")
     parser.add_argument("--top", type=int, default=15, help="how many tags to list (default 15)")

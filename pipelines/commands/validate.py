@@ -18,7 +18,6 @@ from tunescribe.transforms.sinks import layout
 from tunescribe.transforms.sinks.files import list_files, read_bytes
 from tunescribe.transforms.sinks.webdataset import canonical_json
 
-HELP = "check that a corpus is complete and consistent (shards, samples, tables, checksums)"
 SHARD_COLUMNS = ("shard", "shard_index", "shard_offset")
 
 

@@ -1,0 +1,54 @@
+"""The configured caption models as runnable captioners: each `captions.models` section ->
+(Captioner for ModelCaptions, CostModel for `tunescribe estimate`).
+
+Kept apart from the config sections (caption_models.py) because building handlers imports Beam's
+ML stack, which imports torch: reading or validating a config must stay fast."""
+
+from __future__ import annotations
+
+from tunescribe.pipelines.caption_models import GenerationSection, OpenAIText, TransformersAudio, TransformersText
+from tunescribe.transforms.captions.estimate import CostModel
+from tunescribe.transforms.captions.model_captions import Captioner
+from tunescribe.transforms.captions.prompts import get_prompt
+from tunescribe.transforms.models.audio_seq2seq import AudioSeq2SeqHandler
+from tunescribe.transforms.models.base import Batching, ModelSource
+from tunescribe.transforms.models.causal_lm import CausalLMHandler
+from tunescribe.transforms.models.generation import GenerationParams
+from tunescribe.transforms.models.openai_chat import OpenAIChatHandler
+
+
+def fixed(size: int) -> Batching:
+    """Full batches (a bundle's last one aside): Beam's adaptive sizing starts at one element,
+    which leaves an endpoint's concurrency and a model's batch width unused, and makes the
+    batch make-up depend on timing."""
+    return Batching(min_batch_size=size, max_batch_size=size)
+
+
+def _params(g: GenerationSection) -> GenerationParams:
+    return GenerationParams(g.max_new_tokens, g.temperature, g.top_p, g.top_k, g.seed)
+
+
+def build_captioners(models: list) -> list[tuple[Captioner, CostModel]]:
+    """Each configured model -> (Captioner for ModelCaptions, CostModel for the estimate)."""
+    out = []
+    for n, m in enumerate(models):
+        name = m.name or f"{m.backend}-{n}"
+        params = _params(m.generation)
+        if isinstance(m, TransformersText):
+            handler = CausalLMHandler(m.source(), params, fixed(m.batch_size))
+            prompts, tokenizer, price = tuple(get_prompt(t) for t in m.tasks), m.source(), None
+        elif isinstance(m, OpenAIText):
+            handler = OpenAIChatHandler(m.endpoint(), params, fixed(m.batch_size))
+            prompts, price = tuple(get_prompt(t) for t in m.tasks), m.price
+            tokenizer = ModelSource(m.tokenizer) if m.tokenizer else None
+        elif isinstance(m, TransformersAudio):
+            handler = AudioSeq2SeqHandler(m.source(), params, fixed(int(m.batch_audio_s)))
+            prompts, tokenizer, price = (get_prompt(m.prompt),), None, None
+        else:
+            handler = OpenAIChatHandler(m.endpoint(), params, fixed(int(m.batch_audio_s)),
+                                        audio_sample_rate=m.sample_rate)
+            prompts, tokenizer, price = (get_prompt(m.prompt),), None, m.price
+        cost = CostModel(params.max_new_tokens, tokenizer, price.input_per_million if price else None,
+                         price.output_per_million if price else None, getattr(m, "max_requests", None))
+        out.append((Captioner(name, handler, prompts, params.seed), cost))
+    return out
