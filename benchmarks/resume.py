@@ -15,8 +15,6 @@ Ledger bytes after compaction are compared with the shards (the audio lives only
 from __future__ import annotations
 
 import argparse
-import csv
-import importlib.util
 import os
 import pathlib
 import re
@@ -27,39 +25,7 @@ import sys
 import tempfile
 import time
 
-import soundfile as sf
-
-REPO = pathlib.Path(__file__).resolve().parents[1]
-CONFIG = """
-name: bench
-output: corpus
-inputs:
-  - type: manifest
-    path: manifest.csv
-    columns: {path: path, id: id, artist: artist, tags: tags, tag_separator: ";"}
-segment: {window_s: 10}
-shards: {max_samples: 16}
-"""
-TAGS = ["piano;ambient;calm", "electronic;synthesizer;drums;dark", "classical;strings;happy", "funk;bass;drums"]
-
-
-def make_input(folder: pathlib.Path, tracks: int, seconds: float) -> pathlib.Path:
-    spec = importlib.util.spec_from_file_location("make_audio", REPO / "examples" / "basic" / "make_audio.py")
-    music = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(music)
-    (folder / "audio").mkdir(parents=True)
-    with open(folder / "manifest.csv", "w", newline="") as f:
-        rows = csv.writer(f)
-        rows.writerow(["path", "id", "artist", "tags"])
-        for n in range(tracks):
-            _, _, bpm, root, minor, harmonics, drums = music.PIECES[n % len(music.PIECES)]
-            sf.write(folder / "audio" / f"t{n:04d}.flac",
-                     music.piece(seconds, bpm + n, root + n % 5, minor, harmonics, drums, seed=n), music.RATE)
-            rows.writerow([f"audio/t{n:04d}.flac", f"t{n}", f"a{n % 7}", TAGS[n % len(TAGS)]])
-    (folder / "config.yaml").write_text(CONFIG)
-    return folder / "config.yaml"
-
-
+from synthetic_corpus import make_input
 def cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
@@ -109,7 +75,7 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory(prefix="tunescribe-resume-") as tmp:
         for n in (small, large):
-            config = make_input(pathlib.Path(tmp) / f"in{n}", n, args.seconds)
+            config = make_input(pathlib.Path(tmp) / f"in{n}", n, args.seconds, max_samples=16)
             if n == small:
                 build(config, pathlib.Path(tmp) / "warmup")  # pays the first imports, discarded
             out = pathlib.Path(tmp) / f"out{n}"

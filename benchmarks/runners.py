@@ -18,8 +18,6 @@ job service) drop out (a discarded warm-up run pays this process's imports first
 from __future__ import annotations
 
 import argparse
-import csv
-import importlib.util
 import logging
 import os
 import pathlib
@@ -29,44 +27,13 @@ import sys
 import tempfile
 import time
 
-import soundfile as sf
-
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from beam_services import portable_services  # noqa: E402
+from synthetic_corpus import make_input  # noqa: E402
 from tunescribe.pipelines.commands.build import run_build  # noqa: E402
 from tunescribe.pipelines.config import load_config  # noqa: E402
-
-CONFIG = """
-name: bench
-output: corpus
-inputs:
-  - type: manifest
-    path: manifest.csv
-    columns: {path: path, id: id, artist: artist, tags: tags, tag_separator: ";"}
-segment: {window_s: 10}
-shards: {max_samples: 64}
-"""
-TAGS = ["piano;ambient;calm", "electronic;synthesizer;drums;dark", "classical;strings;happy", "funk;bass;drums"]
-
-
-def make_input(folder: pathlib.Path, tracks: int, seconds: float) -> pathlib.Path:
-    spec = importlib.util.spec_from_file_location("make_audio", REPO / "examples" / "basic" / "make_audio.py")
-    music = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(music)
-    (folder / "audio").mkdir(parents=True)
-    with open(folder / "manifest.csv", "w", newline="") as f:
-        rows = csv.writer(f)
-        rows.writerow(["path", "id", "artist", "tags"])
-        for n in range(tracks):
-            _, _, bpm, root, minor, harmonics, drums = music.PIECES[n % len(music.PIECES)]
-            audio = music.piece(seconds, bpm + n, root + n % 5, minor, harmonics, drums, seed=n)
-            sf.write(folder / "audio" / f"t{n:04d}.flac", audio, music.RATE)
-            rows.writerow([f"audio/t{n:04d}.flac", f"t{n:04d}", f"artist-{n % 7}", TAGS[n % len(TAGS)]])
-    (folder / "config.yaml").write_text(CONFIG)
-    return folder / "config.yaml"
-
 
 def cpu_seconds() -> float:
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -31,6 +31,15 @@ def audio_dev(shared_data) -> pathlib.Path:
 
 
 @pytest.fixture(scope="session")
+def musiccaps(shared_data) -> pathlib.Path:
+    """The MusicCaps CSV (train and eval split, by its is_audioset_eval column)."""
+    path = shared_data / "musiccaps" / "musiccaps-public.csv"
+    if not path.is_file():
+        pytest.skip(f"MusicCaps CSV not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
 def mtg_corpus(shared_data, tmp_path_factory):
     """A corpus built by a real `tunescribe build` from MTG-Jamendo validation ids with synthetic
     audio (tests/mtg_corpus.py): .root, .config, .corpus; shared by the corpus-product tests."""

@@ -36,14 +36,6 @@ OTHER_FLOORS = {"paraphrase": {"bleu1": 0.471, "rougeL": 0.286},
 
 
 @pytest.fixture(scope="module")
-def musiccaps(shared_data):
-    path = shared_data / "musiccaps" / "musiccaps-public.csv"
-    if not path.is_file():
-        pytest.skip(f"MusicCaps CSV not found at {path}")
-    return path
-
-
-@pytest.fixture(scope="module")
 def eval_split(musiccaps):
     """(rows, {task: [caption per row]}) for MusicCaps' eval split, tags read as a build reads them."""
     with open(musiccaps, newline="", encoding="utf-8") as fh:

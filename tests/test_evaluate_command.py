@@ -32,14 +32,6 @@ def evaluate(*argv) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def musiccaps(shared_data):
-    path = shared_data / "musiccaps" / "musiccaps-public.csv"
-    if not path.is_file():
-        pytest.skip(f"MusicCaps CSV not found at {path}")
-    return path
-
-
-@pytest.fixture(scope="module")
 def lpmc(shared_data, musiccaps):
     """All seven LP-MusicCaps outputs scored by one `tunescribe evaluate` run: (ours, theirs)."""
     root = shared_data / "lp-music-caps"

@@ -28,6 +28,7 @@ import apache_beam as beam
 from tunescribe.schemas import Attribute, Caption, Clip, Tag
 from tunescribe.transforms.captions import phrasing as P
 from tunescribe.transforms.captions import style_model
+from tunescribe.transforms.captions.grammar import article, is_plural, join_words, with_article, word_list
 from tunescribe.transforms.ingest.vocabulary import CANONICAL
 
 VOCABULARY_MOODS = frozenset(CANONICAL["mood"].split())  # the vocabulary's one-word moods and themes
@@ -51,43 +52,6 @@ _VERBS = {"sings": "sing", "plays": "play", "is": "are", "has": "have"}
 
 # --- facts ----------------------------------------------------------------------------------------
 
-def _words(name: str) -> list[str]:
-    return re.findall(r"[a-z0-9&+'/-]+", name.lower())
-
-
-def is_plural(phrase: str) -> bool:
-    words = _words(phrase) or [""]
-    last = words[-1]
-    if P.PLURAL_WORDS & set(words):  # "people talking"
-        return True
-    heads = [w for w in words if w in P.VOICE_NOUNS]  # "female voice singing vocables": one voice
-    if heads:
-        return heads[-1] in P.PLURAL_WORDS or (heads[-1].endswith("s") and heads[-1] != "chorus")
-    return len(last) > 2 and last.endswith("s") and not last.endswith(("ss", "us", "is")) and last not in P.SINGULAR_S
-
-
-def join_words(items: Sequence[str]) -> str:
-    items = list(items)
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def article(word: str) -> str:
-    """ "a" or "an" before `word` (by its sound, roughly: "an e-bass", "a ukulele", "an 808")."""
-    w = word.lower()
-    vowel = w[:1] in "aeiou" and not w.startswith(("uni", "uk", "use", "eu", "one"))
-    letters = w[:1] in "fhlmnrsx" and (len(w) <= 3 or "&" in w) and not set(w[:3]) & set("aeiouy")  # r&b, edm
-    return "an" if vowel or letters or w.startswith(("hour", "honest", "8", "11", "18")) else "a"
-
-
-def with_article(phrase: str) -> str:
-    """ "a piano", "an e-bass"; none before a plural, a gerund ("gentle playing") or a mass noun."""
-    words = _words(phrase) or [""]
-    last = ([w for w in words if w in P.VOICE_NOUNS] or words)[-1]  # "a man talking"
-    if is_plural(phrase) or last in P.MASS_NOUNS or (last.endswith("ing") and last not in P.ING_NOUNS):
-        return phrase
-    return f"{article(phrase)} {phrase}"
-
-
 KINDS = ("genre", "vocal", "instrumental", "instrument", "percussion", "negation", "mood", "mood_noun", "theme",
          "tempo", "quality", "audio_quality", "setting", "other", "bpm", "key", "meter")
 
@@ -95,7 +59,7 @@ KINDS = ("genre", "vocal", "instrumental", "instrument", "percussion", "negation
 def _sort_tag(tag: Tag) -> Optional[tuple[str, str]]:
     """(kind, phrase) of a tag: which slot family it fills and the words it is written with."""
     name, category = tag.name.strip(), tag.category
-    words = _words(name)
+    words = word_list(name)
     if not words:
         return None
     if category == "vocals" and name == "instrumental":
@@ -172,7 +136,7 @@ def _genre_noun(facts, noun: str, countable: bool = False):
     if not genres:
         return None
     text = join_words(genres)
-    last = _words(genres[-1])[-1]
+    last = word_list(genres[-1])[-1]
     if last == "music":  # "traditional music" (no article), "traditional music piece"
         text += " piece" if noun.endswith("piece") or countable else ""
     elif last not in P.GENRE_NOUNS:
@@ -222,7 +186,7 @@ def _instrumental(facts):
     if facts["instrumental"]:
         return _items([("instrumental", x) for x in facts["instrumental"]], "instrumental")
     voice = {"vocals", "vocal", "voice", "voices", "singing"}
-    vocal_negations = [x for x in facts["negation"] if set(_words(x)) & voice]
+    vocal_negations = [x for x in facts["negation"] if set(word_list(x)) & voice]
     return _items([("negation", x) for x in vocal_negations], "instrumental")
 
 
@@ -252,7 +216,7 @@ FIELDS = {
     "tempo": _first("tempo"),
     "tempo_adj": _tempo_adj,
     "tempo_noun": lambda f: next((_items([("tempo", t)]) for t in f["tempo"]
-                                  if _words(t)[-1] in P.TEMPO_NOUNS), None),
+                                  if word_list(t)[-1] in P.TEMPO_NOUNS), None),
     "quality": lambda f: _first("quality")(f) if f["quality"] and f["quality"][0] not in P.IN_QUALITIES else None,
     "qualities": _qualities,
     "audio_quality": _first("audio_quality"),
