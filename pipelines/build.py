@@ -26,27 +26,20 @@ from tunescribe.transforms.audio.stats import ComputeAudioStats
 from tunescribe.transforms.captions.estimate import EstimateCaptions
 from tunescribe.transforms.captions.model_captions import ModelCaptions
 from tunescribe.transforms.captions.offline import OfflineCaptioner
-from tunescribe.transforms.corpus.accounting import SummariseRun
 from tunescribe.transforms.corpus.split import AssignSplit, ForcedTestGroups
 from tunescribe.transforms.ingest.dedup import DropDuplicateSources
 from tunescribe.transforms.ingest.folder import AUDIO_EXTENSIONS, ListAudioFolder
 from tunescribe.transforms.ingest.fetch import FetchAudio
 from tunescribe.transforms.ingest.manifest import ParseManifestRow, ReadManifest
 from tunescribe.transforms.ingest.remote import RemoteOptions
+from tunescribe.transforms.ingest.roots import KeepInsideRoots
 from tunescribe.transforms.ingest.youtube import YoutubeOptions
-from tunescribe.pipelines.quality import decisions_of, quality_stats
-from tunescribe.transforms.quality.decide import DecideQuality
-from tunescribe.transforms.quality.candidates import CANDIDATES_FILE, WriteCandidates
-from tunescribe.transforms.sinks.parquet import WriteClipTable, WriteRejectTable
-from tunescribe.transforms.sinks.stats import WriteRunStats
+from tunescribe.pipelines.corpus import write_corpus
+from tunescribe.pipelines.quality import quality_stats
 from tunescribe.schemas import CLIP_SCHEMA_VERSION, REJECT_SCHEMA_VERSION
 from tunescribe.transforms.sinks.compact import CompactLedger
-from tunescribe.transforms.sinks.finish import FinishCorpus
-from tunescribe.transforms.sinks.layout import (
-    CLIPS_DIR, COMMITTED_SHARDS_DIR, REJECTS_FILE, SHARDS_DIR, STATS_FILE, WORK_DIR,
-)
+from tunescribe.transforms.sinks.layout import SHARDS_DIR, WORK_DIR
 from tunescribe.transforms.sinks.ledger import LEDGER_VERSION, Ledger, ListOutputs, SkipCommitted, commit_and_restore
-from tunescribe.transforms.sinks.webdataset import SHARD_FACTS, WriteWebDataset
 from tunescribe.transforms.stage import RunStage
 
 LEDGERS_DIR = f"{WORK_DIR}/ledger"  # one folder per config fingerprint
@@ -65,29 +58,30 @@ def ledger_dir(cfg: BuildConfig) -> str:
     return f"{cfg.output.rstrip('/')}/{LEDGERS_DIR}/{hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]}"
 
 
-def corpus_settings(cfg: BuildConfig) -> dict:
-    """What the dataset card tells about the processing."""
-    return cfg.model_dump(mode="json", include={"inputs", "audio", "segment", "quality", "split", "shards"})
-
-
 def read_inputs(p: beam.Pipeline, cfg: BuildConfig):
     """Every configured input -> (SourceItems, rejects)."""
     items, rejects = [], []
     for n, spec in enumerate(cfg.inputs):
         if isinstance(spec, FolderInput):
             exts = tuple(spec.extensions) if spec.extensions else AUDIO_EXTENSIONS
-            items.append(p | f"Folder{n}" >> ListAudioFolder(spec.path, n, spec.licence, exts))
-            continue
-        fmt, columns = spec.reading()
-        rows, bad_manifest = (
-            p | f"Manifest{n}" >> beam.Create([spec.path])
-            | f"ReadManifest{n}" >> RunStage("ingest", ReadManifest(fmt), partial=True)
-        )
-        audio_root = spec.audio_root or spec.path.rsplit("/", 1)[0]
-        parsed, bad_rows = rows | f"ParseRows{n}" >> RunStage(
-            "ingest", ParseManifestRow(columns, audio_root, n, spec.licence, cfg.youtube.url_template))
-        items.append(parsed)
-        rejects += [bad_manifest, bad_rows]
+            listed = p | f"Folder{n}" >> ListAudioFolder(spec.path, n, spec.licence, exts)
+            roots = [spec.path]
+        else:
+            fmt, columns = spec.reading()
+            rows, bad_manifest = (
+                p | f"Manifest{n}" >> beam.Create([spec.path])
+                | f"ReadManifest{n}" >> RunStage("ingest", ReadManifest(fmt), partial=True)
+            )
+            audio_root = spec.audio_root or spec.path.rsplit("/", 1)[0]
+            listed, bad_rows = rows | f"ParseRows{n}" >> RunStage(
+                "ingest", ParseManifestRow(columns, audio_root, n, spec.licence, cfg.youtube.url_template))
+            rejects += [bad_manifest, bad_rows]
+            roots = [audio_root]
+        # Local audio only from inside the input's roots (transforms/ingest/roots.py).
+        inside, outside = listed | f"InsideRoots{n}" >> RunStage(
+            "ingest", KeepInsideRoots([*roots, *spec.allowed_roots]))
+        items.append(inside)
+        rejects.append(outside)
     return items | "AllItems" >> beam.Flatten(), rejects
 
 
@@ -150,30 +144,12 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig, estimate_path: str | None
     }
     candidates, stage_rejects, stage_counts, commits = commit_and_restore(
         ledger, restored, accepted, stage_rejects, stage_counts)
-    # Threshold rules, decontamination and dedup: cheap decisions over stored stats (across items).
-    accepted, decided_rejects = candidates | "DecideQuality" >> DecideQuality(decisions_of(cfg))
-    candidates | "WriteCandidates" >> WriteCandidates(f"{out}/{WORK_DIR}/{CANDIDATES_FILE}")
-    stage_rejects = [stage_rejects, *decided_rejects] | "StageRejects" >> beam.Flatten()
-    stage_counts = {**stage_counts, "passed_quality": accepted, "accepted": accepted}
-
-    all_rejects = (rejects + [duplicates, stage_rejects]) | "AllRejects" >> beam.Flatten()
-
-    written = accepted | "WriteWebDataset" >> WriteWebDataset(
-        f"{out}/{SHARDS_DIR}", cfg.name, cfg.shards.max_samples, cfg.shards.max_bytes,
-        commit_dir=f"{out}/{COMMITTED_SHARDS_DIR}")
-    shard_rows = written.rows
-    tables = shard_rows | "WriteClipTable" >> WriteClipTable(f"{out}/{CLIPS_DIR}")
-    rejects_file = all_rejects | "WriteRejectTable" >> WriteRejectTable(f"{out}/{REJECTS_FILE}")
-
+    # Threshold rules, decontamination and dedup (cheap decisions over stored stats, across items),
+    # then everything written: the part `tunescribe filter` shares.
     stage_counts = {"listed": listed, "unique": unique, **stage_counts}
     ingested = (listed, *rejects) | "Ingested" >> beam.Flatten()
-    stats = p | "SummariseRun" >> SummariseRun(stage_counts, accepted, all_rejects, shard_rows, ingested)
-    stats_file = stats | "WriteRunStats" >> WriteRunStats(
-        f"{out}/{STATS_FILE}", {"name": cfg.name, "schema": "tunescribe.stats/1", **provenance},
-        after=(tables, rejects_file))
-    # Index, dataset card, report, checksums; manifest.json last: its presence means "complete".
-    manifest = written[SHARD_FACTS] | "FinishCorpus" >> FinishCorpus(
-        out, cfg.name, corpus_settings(cfg), after=(tables, rejects_file, stats_file))
+    shard_rows, manifest = write_corpus(p, cfg, candidates, [*rejects, duplicates, stage_rejects], stage_counts,
+                                        ingested, provenance)
     p | "CompactLedger" >> CompactLedger(ledger, unique, shard_rows, after=(commits, manifest))
     # GPU (and RAM) hints on the steps that run a model, for runners that place work by them.
     request_model_resources(p, cfg.resources.hints())

@@ -60,6 +60,9 @@ class ManifestInput(_Strict):
     audio_root: Optional[str] = None  # relative audio paths are under this; default: manifest's folder
     columns: Columns = Columns()
     licence: Optional[str] = None  # for rows without a licence column/value
+    # Local audio must resolve (symlinks followed) inside audio_root or one of these folders, else
+    # the row is rejected (path_outside_roots): a manifest cannot make the build read other files.
+    allowed_roots: list[str] = []
 
     @model_validator(mode="after")
     def _has_audio_column(self):
@@ -82,6 +85,7 @@ class FolderInput(_Strict):
     path: str
     extensions: Optional[list[str]] = None  # default: common audio extensions
     licence: Optional[str] = None
+    allowed_roots: list[str] = []  # where symlinks in the folder may point (default: only inside it)
 
 
 Input = Annotated[Union[ManifestInput, FolderInput], Field(discriminator="type")]
@@ -350,12 +354,41 @@ class RemoteConfig(_Strict):
     max_backoff_s: float = Field(30.0, ge=0)
     max_bytes: int = Field(2**30, ge=1024)  # per download; also "200MiB"
     per_host: int = Field(4, ge=1)  # concurrent downloads per host and worker process
+    min_bytes_per_s: float = Field(8192.0, ge=0)  # slower average (after timeout_s) is a slow drip: too_slow; 0: off
     temp_dir: Optional[str] = None  # where fetched audio waits for the decoder; default: system temp
 
     @field_validator("max_bytes", mode="before")
     @classmethod
     def _size(cls, v):
         return _parse_size(v)
+
+
+class ErrorsConfig(_Strict):
+    """The error-ratio guard (transforms/corpus/guard.py): a stage that fails on more than this share
+    of the items (or clips) entering it stops the run before the corpus is finished, with a report.
+    It decides whether a corpus is finished, not what is in it, so it is not in the config hash: a
+    rerun with a raised ratio reuses the stopped run's work."""
+
+    max_error_ratio: float = Field(0.5, gt=0, le=1)  # 1: off
+    min_items: int = Field(20, ge=1)  # stages that saw fewer are not judged (one bad file in a tiny run)
+    per_stage: dict[str, float] = {}  # stage -> its own ratio, e.g. {captions: 0.9}
+
+    @field_validator("per_stage")
+    @classmethod
+    def _stages(cls, v):
+        from tunescribe.transforms.corpus.guard import JUDGED_STAGES
+
+        bad = sorted(set(v) - set(JUDGED_STAGES))
+        if bad:
+            raise ValueError(f"unknown stage(s) {bad}; judged stages: {', '.join(JUDGED_STAGES)}")
+        if any(not 0 < r <= 1 for r in v.values()):
+            raise ValueError("each ratio must be > 0 and <= 1 (1: off for that stage)")
+        return v
+
+    def guard(self):
+        from tunescribe.transforms.corpus.guard import ErrorRatioGuard
+
+        return ErrorRatioGuard(self.max_error_ratio, self.min_items, dict(self.per_stage))
 
 
 class YoutubeConfig(_Strict):
@@ -419,6 +452,7 @@ class BuildConfig(_Strict):
     resources: ResourcesConfig = ResourcesConfig()
     remote: RemoteConfig = RemoteConfig()
     youtube: YoutubeConfig = YoutubeConfig()
+    errors: ErrorsConfig = ErrorsConfig()
 
     @model_validator(mode="after")
     def _hop(self):
@@ -428,7 +462,7 @@ class BuildConfig(_Strict):
 
     def config_hash(self) -> str:
         """Hash of everything that shapes the corpus (not where it is written)."""
-        data = self.model_dump(mode="json", exclude={"output", "resources"})
+        data = self.model_dump(mode="json", exclude={"output", "resources", "errors"})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -459,7 +493,7 @@ def load_config(path: str, output: Optional[str] = None) -> BuildConfig:
     base = os.path.dirname(os.path.abspath(path))
     inputs = []
     for i in cfg.inputs:
-        update = {"path": _resolve(i.path, base)}
+        update = {"path": _resolve(i.path, base), "allowed_roots": [_resolve(r, base) for r in i.allowed_roots]}
         if isinstance(i, ManifestInput) and i.audio_root:
             update["audio_root"] = _resolve(i.audio_root, base)
         inputs.append(i.model_copy(update=update))
@@ -480,6 +514,9 @@ def load_config(path: str, output: Optional[str] = None) -> BuildConfig:
 def check_inputs(cfg: BuildConfig) -> None:
     """Local inputs must exist before the run starts (remote ones are checked by the readers)."""
     for n, i in enumerate(cfg.inputs):
+        for root in i.allowed_roots:
+            if "://" in root or not os.path.isdir(root):
+                raise ConfigError(f"inputs[{n}].allowed_roots: {root} is not a local folder")
         if "://" in i.path:
             continue
         ok = os.path.isfile(i.path) if isinstance(i, ManifestInput) else os.path.isdir(i.path)

@@ -3,12 +3,17 @@
 Routes (NAME is a file in the server's folder):
   /audio/NAME              the file, with Range support, Content-Type from its extension
   /page/NAME.html          an HTML page with <audio src="/audio/NAME"> (yt-dlp's generic extractor)
-  /watch?v=ID              a YouTube-style watch page: <audio src="/audio/ID.ogg">
+  /watch?v=ID              a YouTube-style watch page: <audio src="/audio/ID.ogg">; 403 for ids private*
   /status/CODE/...         an empty answer with that HTTP status
   /stall/NAME              headers and the first 1 KiB of the file, then silence (until shutdown)
   /text/NAME               plain text served as audio/ogg (a lying non-audio body)
   /flaky/N/NAME            503 for the first N requests of that path, then the file
   /slow/NAME               the file after a 0.3 s pause (for concurrency limits)
+  /drip/NAME               the file 64 bytes at a time, one piece every 0.1 s (a slow-drip server)
+  /loop/N                  a redirect to /loop/N+1, for ever (a redirect loop)
+  /short/NAME              Content-Length 64 KiB more than the file, which is sent whole, then the
+                           connection closes (a lying Content-Length: the body ends early)
+  /chunked/NAME            the file chunked, with no Content-Length (a size cap cannot trust a header)
   /manifest/NAME           any file of the folder (manifests)
 Every request is logged in `server.hits` (method, path); `server.max_in_flight` counts the most
 requests answered at the same time.
@@ -95,6 +100,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return self._send(200, body, "text/html; charset=utf-8", head)
             if kind == "watch":
                 vid = html.escape(parse_qs(url.query).get("v", [""])[0])
+                if vid.startswith("private"):  # what a site answers for a private video, without a login
+                    return self._send(403, b"<html><body>Private video. Sign in if you've been granted access "
+                                      b"to this video</body></html>", "text/html; charset=utf-8", head)
                 body = (f"<html><head><title>video {vid}</title></head><body>"
                         f'<audio controls><source src="/audio/{vid}.ogg" type="audio/ogg"></audio></body></html>').encode()
                 return self._send(200, body, "text/html; charset=utf-8", head)
@@ -112,6 +120,43 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if kind == "slow":
                 time.sleep(0.3)
                 return self._file(rest, head)
+            if kind == "drip":
+                data = (srv.root / rest).read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Type", "audio/wav")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                for i in range(0, 0 if head else len(data), 64):
+                    if srv.stop.wait(0.1):
+                        break
+                    self.wfile.write(data[i:i + 64])
+                    self.wfile.flush()
+                return None
+            if kind == "loop":
+                return self._send(302, b"", "text/plain", head, [("Location", f"/loop/{int(parts[1]) + 1}")])
+            if kind == "short":
+                data = (srv.root / rest).read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Type", "audio/wav")
+                self.send_header("Content-Length", str(len(data) + 65536))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                if not head:
+                    self.wfile.write(data)
+                self.close_connection = True
+                return None
+            if kind == "chunked":
+                data = (srv.root / rest).read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Type", "audio/wav")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                if not head:
+                    for i in range(0, len(data), 1 << 16):
+                        piece = data[i:i + (1 << 16)]
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    self.wfile.write(b"0\r\n\r\n")
+                return None
             if kind == "stall":
                 data = (srv.root / rest).read_bytes()
                 self.send_response(200)
@@ -140,6 +185,12 @@ class MediaServer(http.server.ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.in_flight = self.max_in_flight = 0
+
+    def handle_error(self, request, client_address):
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):  # a client that gave up: expected
+            super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:

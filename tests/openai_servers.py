@@ -23,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Optional, Union
 
 FAULTS = ("429", "500", "503", "timeout", "empty", "malformed", "no_choices", "400")
+# Also: "garbage" (an HTML error page with status 200), "wrong_shape" (JSON, but not a completion),
+# "drip" (a good reply sent a byte at a time, slower than the client's whole-request deadline).
 
 
 def free_port() -> int:
@@ -86,8 +88,11 @@ def always(fault: str) -> Plan:
 
 class FaultServer:
     def __init__(self, upstream: Union[str, Callable[[dict], dict], None] = None, plan: Plan = lambda k, a: None,
-                 stall_s: float = 1.5, delay_s: float = 0.0):
+                 stall_s: float = 1.5, delay_s: float = 0.0, by_body: Optional[Callable[[dict, int], Optional[str]]] = None,
+                 retry_after: str = "0"):
         self.upstream, self.plan, self.stall_s, self.delay_s = upstream, plan, stall_s, delay_s
+        self.by_body, self.retry_after = by_body, retry_after  # by_body: (request, attempt) -> fault, over `plan`
+        self.times: list[tuple[str, int, float]] = []  # (request key, attempt, time.monotonic() received)
         self.attempts: dict[str, int] = {}
         self.log: list[tuple[str, int, Optional[str]]] = []
         self.in_flight = self.max_in_flight = 0
@@ -106,8 +111,9 @@ class FaultServer:
                 with server.lock:
                     key = request_key(body)
                     attempt = server.attempts[key] = server.attempts.get(key, 0) + 1
-                    fault = server.plan(key, attempt)
+                    fault = server.by_body(body, attempt) if server.by_body else server.plan(key, attempt)
                     server.log.append((key, attempt, fault))
+                    server.times.append((key, attempt, time.monotonic()))
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
@@ -120,7 +126,7 @@ class FaultServer:
                 if server.delay_s:
                     time.sleep(server.delay_s)
                 if fault == "429":
-                    return self.reply(429, b'{"error":{"message":"rate limited"}}', {"retry-after": "0"})
+                    return self.reply(429, b'{"error":{"message":"rate limited"}}', {"retry-after": server.retry_after})
                 if fault in ("500", "503"):
                     return self.reply(int(fault), b'{"error":{"message":"server error"}}')
                 if fault == "400":
@@ -132,6 +138,24 @@ class FaultServer:
                     return self.reply(200, json.dumps(completion("", body)).encode())
                 if fault == "malformed":
                     return self.reply(200, b'{"choices": [{"message": {"content": "cut off')
+                if fault == "drip":  # a valid reply, one byte every 0.05 s: each read is quick, the whole is not
+                    data = json.dumps(completion("a calm piano piece", body)).encode()
+                    self.send_response(200)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(data)))
+                    self.end_headers()
+                    try:
+                        for i in range(len(data)):
+                            self.wfile.write(data[i:i + 1])
+                            self.wfile.flush()
+                            time.sleep(0.05)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                    return None
+                if fault == "garbage":
+                    return self.reply(200, b"<html><body><h1>502 Bad Gateway</h1></body></html>")
+                if fault == "wrong_shape":
+                    return self.reply(200, json.dumps({"result": {"text": "a calm piano piece"}}).encode())
                 if fault == "no_choices":
                     return self.reply(200, b'{"object": "chat.completion", "choices": []}')
                 self.reply(200, json.dumps(server.forward(body)).encode())

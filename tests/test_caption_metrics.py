@@ -7,7 +7,6 @@ wordnet-base + wordnet-sense-index); its tests skip with the reason when the fil
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest

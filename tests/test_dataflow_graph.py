@@ -163,6 +163,8 @@ BOUNDED_SIDE_INPUTS = {
     "AssignSplit/": "groups forced into the test split: one per evaluation-set group",
     "DecideQuality/Decontaminate": "the evaluation set's captions (MusicCaps eval: ~2.9k rows)",
     "DecideQuality/ApplyDedup": "keys of duplicate clips: at most one per clip, ~30 bytes each",
+    "CheckErrorRatios/": "failures per stage and rejects per (stage, reason): one row per stage or reason code "
+                         "(a few dozen), and the path of stats.json",
 }
 
 

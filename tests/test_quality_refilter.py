@@ -1,27 +1,29 @@
 """Re-deciding a built corpus's stored stats with new thresholds gives what a full rebuild with
-those thresholds gives (accepted clips with their captions, and the decision rejects)."""
+those thresholds gives: the dry run's counts, and `tunescribe filter`'s written corpus byte for
+byte (shards, tables, rejects, stats, card, report, indexes, checksums, manifest)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 
-import numpy as np
 import pyarrow.parquet as pq
+import pytest
 import soundfile as sf
 import yaml
 
 from tunescribe.pipelines.commands.build import run_build
-from tunescribe.pipelines.commands.filter import decide, report
-from tunescribe.pipelines.config import load_config
+from tunescribe.pipelines.commands.filter import decide, report, run_filter
+from tunescribe.pipelines.config import ConfigError, load_config
 from tunescribe.pipelines.quality import decisions_of
 from tunescribe.transforms.quality.candidates import CANDIDATES_FILE, read_candidates
 from tunescribe.transforms.quality.decide import DECISION_STAGES
 
 
-def _config(tmp_path, name, music, quality):
-    cfg = {"name": "refilter", "output": str(tmp_path / name),
-           "inputs": [{"type": "folder", "path": str(music)}], "quality": quality}
-    path = tmp_path / f"{name}.yaml"
+def _config(tmp_path, folder, music, quality, **sections):
+    cfg = {"name": "refilter", "output": str(tmp_path / folder),
+           "inputs": [{"type": "folder", "path": str(music)}], "quality": quality, **sections}
+    path = tmp_path / f"{folder}.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return load_config(str(path))
 
@@ -43,16 +45,14 @@ def test_refilter_equals_full_rebuild(tmp_path, audio_dev):
     sf.write(music / "joplin_quieter_copy.wav", x * 0.5, rate)  # a near-duplicate source
     strict = {"min_duration_s": 3.0, "require_caption": False}
     loose = {"min_duration_s": 0.5, "max_silence_ratio": 1.0, "require_caption": False,
-             "dedup": {"max_ber": None}}
-    first = _config(tmp_path, "strict", music, strict)
-    run_build(first, ["--direct_num_workers=1"])
-    stored = read_candidates(f"{first.output}/.tunescribe/{CANDIDATES_FILE}")
+             "dedup": {"max_ber": None, "caption_jaccard": 0.7}}  # copies stay, but lose near-duplicate captions
+    built = {name: _config(tmp_path, name, music, quality) for name, quality in (("strict", strict), ("loose", loose))}
+    for cfg in built.values():
+        run_build(cfg, ["--direct_num_workers=1"])
+    stored = read_candidates(f"{built['strict'].output}/.tunescribe/{CANDIDATES_FILE}")
 
-    for name, quality in (("loose", loose), ("strict", strict)):
-        cfg = first if name == "strict" else _config(tmp_path, name, music, quality)
-        accepted, rejects = decide(stored, decisions_of(cfg))
-        if cfg is not first:
-            run_build(cfg, ["--direct_num_workers=1"])
+    for name, cfg in built.items():
+        accepted, rejects = decide(stored, decisions_of(cfg))  # the dry run's decisions
         rebuilt_accepted, rebuilt_rejects = _outcome(cfg.output)
         assert sorted((c.key, tuple(k.text for k in c.captions)) for c in accepted) == rebuilt_accepted
         assert sorted((k, s, r) for k, s, r, _ in rejects) == rebuilt_rejects
@@ -60,6 +60,51 @@ def test_refilter_equals_full_rebuild(tmp_path, audio_dev):
         if name == "loose":
             assert not any(r == "duplicate_audio_near" for _, _, r, _ in rejects)
             assert any(c.stats["duration_s"] < 3 for c in accepted)  # loosened: short clips come back
+            before = {c.key: len(c.captions) for c in stored}
+            assert any(0 < len(c.captions) < before[c.key] for c in accepted)
         else:
             assert any(r == "duplicate_audio_near" for _, _, r, _ in rejects)
-    assert "clips dropped" in report(stored, decisions_of(first), 5)
+    assert "clips dropped" in report(stored, decisions_of(built["strict"]), 5)
+
+    # The written corpus: strict -> loose (clips come back: their audio is in the stats store) and
+    # loose -> strict, each compared with the full rebuild of its config, file by file.
+    for source, target in (("strict", "loose"), ("loose", "strict")):
+        out = tmp_path / f"{source}_to_{target}"
+        run_filter(built[source].output, built[target].model_copy(update={"output": str(out)}), [])
+        want, got = _corpus_files(built[target].output), _corpus_files(out)
+        assert sorted(got) == sorted(want)
+        differ = sorted(rel for rel in want if want[rel] != got[rel])
+        assert differ == [], f"{source} -> {target}: differs from the rebuild in {differ}"
+        print(f"filter {source} -> {target}: {len(want)} files byte-identical to the full rebuild "
+              f"({sum(rel.startswith('shards/') for rel in want)} shards)")
+
+
+def _corpus_files(corpus) -> dict[str, bytes]:
+    """Every file of the corpus (the .tunescribe work folder is not part of it)."""
+    out = {}
+    for root, dirs, files in os.walk(corpus):
+        dirs[:] = [d for d in dirs if d != ".tunescribe"]
+        for f in files:
+            path = os.path.join(root, f)
+            out[os.path.relpath(path, corpus)] = open(path, "rb").read()
+    return out
+
+
+def test_filter_refuses_what_it_cannot_do_right(tmp_path, audio_dev):
+    music = tmp_path / "music"
+    music.mkdir()
+    shutil.copy(audio_dev / "bach_bwv66_6.ogg", music / "bach_bwv66_6.ogg")  # 26 s: 3 clips of 10 s
+    cfg = _config(tmp_path, "base", music, {"require_caption": False})
+    run_build(cfg, ["--direct_num_workers=1"])
+    source_files = _corpus_files(cfg.output)
+    with pytest.raises(ConfigError, match="never overwrites its source"):
+        run_filter(cfg.output, cfg, [])
+    other_clips = _config(tmp_path, "other", music, {}, segment={"window_s": 5.0})
+    with pytest.raises(ConfigError, match="tunescribe build"):
+        run_filter(cfg.output, other_clips, [])
+    # Thresholds, shard sizes and the name may change: only they decide or lay out, never make clips.
+    renamed = _config(tmp_path, "renamed", music, {"min_duration_s": 1.0, "require_caption": False}, shards={"max_samples": 1},
+                      name="renamed")
+    stats = run_filter(cfg.output, renamed, [])
+    assert stats["name"] == "renamed" and stats["shards"]["count"] == stats["stages"]["accepted"] > 1
+    assert _corpus_files(cfg.output) == source_files  # the source corpus is only read

@@ -9,6 +9,7 @@ byte as in the uninterrupted build.
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import re
@@ -71,13 +72,21 @@ def resumed(mtg_corpus, tmp_path_factory):
     return out, killed, final.stderr
 
 
-def test_killed_builds_resume_to_the_same_bytes(mtg_corpus, resumed):
+@pytest.mark.faults
+def test_killed_builds_resume_to_the_same_bytes(mtg_corpus, resumed, fault_log):
     out, killed, _ = resumed
+    want, have = tree(mtg_corpus.corpus), tree(out)
+    differing = [name for name in want if have.get(name) != want[name]] + sorted(set(have) - set(want))
+    books = json.loads((out / "stats.json").read_text())["sources"]
+    for name, (_, must) in KILL_POINTS.items():  # the reliability suite's table (tests/fault_table.py)
+        fault_log.add(f"SIGKILL {name}, then rerun", ("killed; " if killed[name] else "finished first; ")
+                      + ("rerun byte-identical" if not differing else f"{len(differing)} file(s) differ"),
+                      ingested=books["ingested"], accepted=books["accepted"], rejected=books["rejected"])
     for name, (_, must) in KILL_POINTS.items():
         assert killed[name] or not must, f"the build finished before the kill point '{name}'"
-    want, have = tree(mtg_corpus.corpus), tree(out)
     assert sorted(have) == sorted(want)
     assert [name for name in want if have[name] != want[name]] == []
+    assert books["ingested"] == books["accepted"] + books["rejected"]
     assert any(name.startswith(f"{LEDGER}/") for name in want)  # the compacted ledger is compared too
 
 

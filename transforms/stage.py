@@ -8,7 +8,10 @@ run goes on. Nothing is dropped silently: an element either yields outputs or a 
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import re
 import time
 
 import apache_beam as beam
@@ -19,6 +22,9 @@ log = logging.getLogger(__name__)
 
 # Output tag under which stages that emit several rejects per element (joins, dedups) send them.
 REJECTS = "rejects"
+# Errors of the machine, not of the element: a full disk (or a file size limit, a quota) would
+# otherwise turn every following element into a reject and "finish" an empty corpus.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
 
 
 class Rejected(Exception):
@@ -34,8 +40,21 @@ class Rejected(Exception):
         return f"{self.reason}: {self.detail}"
 
 
+def disk_full_errno(exc_type: type, exc_repr: str, traceback_lines=()) -> int | None:
+    """The errno of a disk-full OSError as Beam's dead-letter output describes it, else None."""
+    if not issubclass(exc_type, OSError):
+        return None
+    found = re.search(r"\[Errno (\d+)\]", "".join(traceback_lines[-3:])) or re.match(r"\w*\((\d+), ", exc_repr)
+    number = int(found.group(1)) if found else None
+    return number if number in DISK_FULL_ERRNOS else None
+
+
 def to_reject(stage: str, element, exc_type: type, exc_repr: str, traceback_lines=()) -> Reject:
-    """Builds the reject record for an element that failed in `stage`."""
+    """Builds the reject record for an element that failed in `stage`; a disk-full error stops
+    the run instead (it is no fault of the element)."""
+    number = disk_full_errno(exc_type, exc_repr, traceback_lines)
+    if number is not None:
+        raise OSError(number, os.strerror(number), f"stage {stage}")  # "filename": where it happened
     if issubclass(exc_type, Rejected):
         reason, _, detail = exc_repr.partition(": ")
     else:

@@ -1,9 +1,18 @@
-"""`tunescribe filter CORPUS CONFIG --dry-run`: re-decide a built corpus with new thresholds.
+"""`tunescribe filter CORPUS CONFIG [--output DIR] [--dry-run]`: re-decide a built corpus with new thresholds.
 
 Reads the stats store (`<corpus>/.tunescribe/candidates.parquet`: every clip that reached the
-quality decisions, with all its stats) and applies the config's `quality` section to it — no
-audio is decoded and no model runs. Prints how many clips each rule would drop and histograms of
-the stats, so thresholds can be chosen before a run.
+quality decisions, with all its stats and its encoded audio) and applies the config's `quality`
+section to it — no source is read, no audio decoded, no model run.
+
+  --dry-run  prints how many clips each rule would drop and histograms of the stats;
+  otherwise  writes a new corpus to the config's `output` (or --output) through the build's own
+             finishing steps (pipelines/corpus.py), so it is byte for byte what a full rebuild
+             with the new config writes. Rejects before the decisions and the stage counts come
+             from the source corpus; the decisions' rejects are made anew.
+
+The config may differ from the one that built the corpus only in the sections a filter can
+honour (`quality`, `shards`, `name`, `output`, `resources`, `errors`); anything else changes the clips
+themselves and needs `tunescribe build`. The source corpus is never written to.
 """
 
 from __future__ import annotations
@@ -13,20 +22,35 @@ from collections import Counter
 
 import numpy as np
 
-from tunescribe.pipelines.config import ConfigError, load_config
+import dataclasses
+import json
+import time
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from tunescribe.pipelines.build import tool_version
+from tunescribe.pipelines.commands.build import prepare_output, summary
+from tunescribe.pipelines.config import BuildConfig, ConfigError, load_config
+from tunescribe.pipelines.corpus import DECIDED_STAGES, FILTER_SECTIONS, MAKER_HASH_KEY, clip_config_hash, write_corpus
 from tunescribe.pipelines.quality import decisions_of
-from tunescribe.transforms.quality.candidates import CANDIDATES_FILE, read_candidates
-from tunescribe.transforms.quality.decide import Decisions, clip_verdict
+from tunescribe.schemas import Clip, Reject
+from tunescribe.transforms.quality.candidates import CANDIDATES_FILE, candidates_metadata, read_candidates
+from tunescribe.transforms.quality.decide import DECISION_STAGES, Decisions, clip_verdict
+from tunescribe.transforms.sinks import layout
 from tunescribe.transforms.quality.decontaminate import EvalIndex, contamination, load_eval_set
 from tunescribe.transforms.quality.dedup import Summary, find_duplicates
 from tunescribe.transforms.quality.rules import caption_failures
 
-HELP = "re-apply quality thresholds to a built corpus's stored stats (dry run: counts and histograms)"
+HELP = "re-apply quality thresholds to a built corpus's stored stats: a new corpus, or (dry run) counts"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("corpus", help="a corpus folder written by `tunescribe build`")
+    parser.epilog = "Other options (--runner, --direct_num_workers, ...) go to Apache Beam."
+    parser.add_argument("corpus", help="a corpus folder written by `tunescribe build` (read only)")
     parser.add_argument("config", help="config whose `quality` section holds the new thresholds")
+    parser.add_argument("--output", help="where to write the re-filtered corpus (overrides the config's `output`)")
     parser.add_argument("--dry-run", action="store_true", help="only print what each rule would drop")
     parser.add_argument("--bins", type=int, default=10, help="histogram bins")
 
@@ -52,6 +76,9 @@ def decide(clips, d: Decisions):
         v = verdicts.get(clip.key)
         if v is not None and v.reason:
             rejects.append((clip.key, "dedup", v.reason, f"{v.detail}; kept: {v.twin}"))
+        elif v is not None:  # loses its near-duplicate captions, as in DecideQuality
+            accepted.append(dataclasses.replace(
+                clip, captions=tuple(c for i, c in enumerate(clip.captions) if i not in v.drop_captions)))
         else:
             accepted.append(clip)
     return accepted, rejects
@@ -92,12 +119,80 @@ def report(clips, d: Decisions, bins: int) -> str:
     return "\n".join(lines)
 
 
+def _same_place(a: str, b: str) -> bool:
+    if "://" in a or "://" in b:
+        return a.rstrip("/") == b.rstrip("/")
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_filterable(corpus: str, cfg: BuildConfig) -> None:
+    """Refuses, before any work, what a re-filter cannot do right."""
+    store = layout.join(corpus, layout.WORK_DIR, CANDIDATES_FILE)
+    if not layout.exists(layout.join(corpus, layout.MANIFEST_FILE)):
+        raise ConfigError(f"{corpus} is not a complete corpus (no {layout.MANIFEST_FILE}): finish its build first")
+    if _same_place(corpus, cfg.output):
+        raise ConfigError(f"filter writes a new corpus and never overwrites its source {corpus}: "
+                          "give another --output (or `output` in the config)")
+    made_by = candidates_metadata(store).get(MAKER_HASH_KEY)
+    if made_by is None:
+        raise ConfigError(f"{store} does not say which config made its clips: rebuild the corpus with this version")
+    if made_by != clip_config_hash(cfg):
+        raise ConfigError(f"config '{cfg.name}' differs from the config that built {corpus} in more than "
+                          f"{', '.join(sorted(FILTER_SECTIONS))}: those changes make other clips, so run "
+                          "`tunescribe build` with it instead")
+
+
+def reject_of(row: dict) -> Reject:
+    return Reject(**{f.name: row[f.name] for f in dataclasses.fields(Reject)})
+
+
+def stamped(clip: Clip, config_hash: str) -> Clip:
+    """The clip as a build with this config would have made it: only the config hash differs
+    (check_filterable made sure every section that makes clips is the same)."""
+    return dataclasses.replace(clip, provenance=dataclasses.replace(clip.provenance, config_hash=config_hash))
+
+
+def filter_pipeline(p: beam.Pipeline, corpus: str, cfg: BuildConfig) -> None:
+    """Stored candidates + the corpus's rejects before the decisions -> the corpus of `cfg`."""
+    before = layout.read_json(layout.join(corpus, layout.STATS_FILE))
+    candidates = (
+        p
+        | "ReadCandidates" >> beam.io.ReadFromParquet(layout.join(corpus, layout.WORK_DIR, CANDIDATES_FILE))
+        | "ToClip" >> beam.Map(Clip.from_row)
+        | "Stamp" >> beam.Map(stamped, cfg.config_hash())
+    )
+    undecided = (
+        p
+        | "ReadRejects" >> beam.io.ReadFromParquet(layout.join(corpus, layout.REJECTS_FILE))
+        | "ToReject" >> beam.Map(reject_of)
+        | "BeforeDecisions" >> beam.Filter(lambda r: r.stage not in DECISION_STAGES)
+    )
+    stage_counts = {name: n for name, n in before["stages"].items() if name not in DECIDED_STAGES}
+    write_corpus(p, cfg, candidates, [undecided], stage_counts, before["sources"]["ingested"],
+                 {"tool_version": tool_version(), "config_hash": cfg.config_hash()})
+
+
+def run_filter(corpus: str, cfg: BuildConfig, beam_args: list[str]) -> dict:
+    """Writes the re-filtered corpus; returns its run stats (also in <output>/stats.json)."""
+    corpus = corpus.rstrip("/")
+    check_filterable(corpus, cfg)
+    prepare_output(cfg)
+    p = beam.Pipeline(options=PipelineOptions(beam_args))
+    filter_pipeline(p, corpus, cfg)
+    p.run().wait_until_finish()
+    with FileSystems.open(layout.join(cfg.output, layout.STATS_FILE)) as f:
+        return json.load(f)
+
+
 def run(args, beam_args) -> int:
-    path = os.path.join(args.corpus, ".tunescribe", CANDIDATES_FILE)
-    if not os.path.exists(path):
-        raise ConfigError(f"{args.corpus} has no stats store ({path}): build it with this version first")
-    cfg = load_config(args.config, args.corpus)
-    if not args.dry_run:
-        raise ConfigError("only --dry-run is implemented: rebuild with `tunescribe build` to apply new thresholds")
-    print(report(read_candidates(path), decisions_of(cfg), args.bins))
+    store = layout.join(args.corpus, layout.WORK_DIR, CANDIDATES_FILE)
+    if not layout.exists(store):
+        raise ConfigError(f"{args.corpus} has no stats store ({store}): build it with this version first")
+    cfg = load_config(args.config, args.output)
+    if args.dry_run:
+        print(report(read_candidates(store), decisions_of(cfg), args.bins))
+        return 0
+    started = time.monotonic()
+    stats = run_filter(args.corpus, cfg, beam_args)
+    print(summary(stats, time.monotonic() - started).replace("built corpus", "re-filtered corpus", 1))
     return 0

@@ -24,6 +24,9 @@ LAYOUTS = {1: "mono", 2: "stereo"}
 # A file that decodes to less than this share of its declared length (minus a second of slack
 # for estimated durations) lost its end.
 TRUNCATION_RATIO = 0.8
+# Input rates a music source can have. A header claiming 1 Hz would turn a 6 KB file into hours of
+# 48 kHz audio once resampled (and 10 MHz is no audio format); both are refused before decoding.
+MIN_INPUT_RATE, MAX_INPUT_RATE = 2000, 768000
 
 
 def lost_its_end(f: BinaryIO) -> bool:
@@ -68,6 +71,13 @@ def _declared_duration(container, stream) -> Optional[float]:
     return None
 
 
+def _check_rate(rate) -> int:
+    if not rate or not MIN_INPUT_RATE <= rate <= MAX_INPUT_RATE:
+        raise Rejected("unsupported_sample_rate",
+                       f"{rate} Hz is outside the {MIN_INPUT_RATE}-{MAX_INPUT_RATE} Hz audio can have")
+    return rate
+
+
 def decode_audio(
     source: str | BinaryIO,
     sample_rate: int,
@@ -85,12 +95,16 @@ def decode_audio(
         if not container.streams.audio:
             raise Rejected("no_audio_stream", "the file has no audio stream")
         stream = container.streams.audio[0]
+        if not stream.channels:
+            raise Rejected("bad_audio_header", "the audio stream declares 0 channels")
+        _check_rate(stream.sample_rate)
         declared = _declared_duration(container, stream)
         start = start_s or 0.0
         stop = math.inf if end_s is None else end_s
         if declared is not None and start >= declared:
             raise Rejected("bad_time_range", f"start {start:.3f} s is past the end ({declared:.3f} s)")
-        if min(stop, declared if declared is not None else math.inf) - start > max_seconds:
+        # A length that is unknown (streamed files) or a lie is caught while decoding, in keep().
+        if math.isfinite(bound := min(stop, declared if declared is not None else math.inf) - start) and bound > max_seconds:
             raise Rejected("too_long", f"longer than the {max_seconds:.0f} s limit per source")
         if start > 0:
             container.seek(int(start * av.time_base), backward=True, any_frame=False)
@@ -121,7 +135,7 @@ def decode_audio(
         try:
             for frame in container.decode(stream):
                 if in_rate is None:
-                    in_rate = frame.sample_rate
+                    in_rate = _check_rate(frame.sample_rate)
                     if in_rate != sample_rate:
                         resampler = soxr.ResampleStream(in_rate, sample_rate, channels, dtype="float32")
                 elif frame.sample_rate != in_rate:

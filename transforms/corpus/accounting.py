@@ -28,7 +28,9 @@ class _Count(beam.PTransform):
 class SummariseRun(beam.PTransform):
     """-> one dict: {"stages": {name: count}, "sources": {...}, "clips": {...}, "rejects": {...},
     "shards": [...]}. Inputs: `stage_counts` (name -> PCollection, counted in the given order),
-    `accepted` clips, `rejects`, `shard_rows` (shard name, rows) from the WebDataset writer."""
+    `accepted` clips, `rejects`, `shard_rows` (shard name, rows) from the WebDataset writer.
+    A count known already (an int instead of a PCollection: `tunescribe filter`, re-deciding a
+    built corpus, takes the counts from before the decisions from its stats.json) is taken as is."""
 
     def __init__(self, stage_counts: dict, accepted, rejects, shard_rows, ingested):
         super().__init__()
@@ -36,8 +38,13 @@ class SummariseRun(beam.PTransform):
         self.shard_rows, self.ingested = shard_rows, ingested
 
     def expand(self, pbegin):
-        facts = [pc | f"Count{name}" >> _Count(f"stages/{name}") for name, pc in self.stage_counts.items()]
-        facts.append(self.ingested | "CountIngested" >> _Count("sources/ingested"))
+        def count(pc, name: str, fact: str):
+            if isinstance(pc, int):
+                return pbegin | f"Count{name}" >> beam.Create([(fact, pc)])
+            return pc | f"Count{name}" >> _Count(fact)
+
+        facts = [count(pc, name, f"stages/{name}") for name, pc in self.stage_counts.items()]
+        facts.append(count(self.ingested, "Ingested", "sources/ingested"))
 
         by_source = (
             (

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import itertools
 import json
 import posixpath
 from typing import Optional
@@ -38,6 +39,12 @@ COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zstd", ".deflate")
 PARQUET_BATCH_ROWS = 4096
 REFERENCE_TASK, REFERENCE_BACKEND = "reference", "human"
 _TRUE = {"1", "1.0", "true", "yes", "y", "t"}
+# The longest value a mapped cell may hold (ids, titles, tags, captions). Longer ones are a broken
+# or hostile manifest, not metadata: the row is rejected rather than carried into every table,
+# shard and report. csv's own limit (131072) rejects still longer cells of any column the same way.
+MAX_CELL_CHARS = 65536
+# Byte-order marks of UTF-16/32 as they read when decoded as UTF-8 with surrogateescape.
+_UTF16_32 = ("\udcff\udcfe", "\udcfe\udcff", "\x00\x00\udcfe\udcff")
 
 
 def manifest_format(path: str) -> str:
@@ -83,6 +90,7 @@ class ManifestRow:
     row_number: int  # 1-based, header excluded
     cells: Optional[dict]
     raw: str = ""
+    error: tuple[str, str] = ()  # (reason, detail) of a row the reader could not split into cells
 
     @property
     def source_id(self) -> str:
@@ -138,15 +146,37 @@ class ReadManifest(beam.DoFn):
                 yield from _parquet_rows(uri, raw)
                 return
             # surrogateescape: a byte that is not UTF-8 spoils its row only, not the whole manifest.
-            text = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
+            # utf-8-sig: a UTF-8 byte-order mark is not part of the first column's name.
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
+            first = text.readline()
+            if first.startswith(_UTF16_32):
+                raise Rejected("bad_encoding", "the manifest is UTF-16 or UTF-32; manifests must be UTF-8")
+            text = itertools.chain([first], text)
             if fmt == "jsonl":
                 for n, line in enumerate(text, start=1):
                     if line.strip():
                         yield ManifestRow(uri, n, None, line)
             else:
-                reader = csv.DictReader(text, delimiter="\t" if fmt == "tsv" else ",")
-                for n, cells in enumerate(reader, start=1):
-                    yield ManifestRow(uri, n, cells)
+                yield from _csv_rows(uri, csv.DictReader(text, delimiter="\t" if fmt == "tsv" else ","))
+
+
+def _csv_rows(uri: str, reader: csv.DictReader):
+    """Rows of a CSV/TSV; a row csv cannot split (a cell over its field limit...) becomes an
+    error row, and reading goes on with the next one."""
+    if any(map(_has_bad_bytes, reader.fieldnames or ())):
+        raise Rejected("bad_encoding", "the manifest's header is not UTF-8")
+    n = 0
+    while True:
+        n += 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            too_long = "field larger than field limit" in str(exc)
+            yield ManifestRow(uri, n, None, error=("field_too_long" if too_long else "bad_manifest_row", str(exc)))
+            continue
+        yield ManifestRow(uri, n, cells)
 
 
 def _is_set(value) -> bool:
@@ -155,6 +185,15 @@ def _is_set(value) -> bool:
 
 def _has_bad_bytes(value) -> bool:
     return isinstance(value, str) and any("\udc80" <= ch <= "\udcff" for ch in value)
+
+
+def _chars(value) -> int:
+    """The length of a cell as text (a list cell: of all its items)."""
+    if value is None:
+        return 0
+    if isinstance(value, (list, tuple)):
+        return sum(map(_chars, value))
+    return len(value) if isinstance(value, str) else len(str(value))
 
 
 def _optional_str(cells: dict, column: Optional[str]) -> Optional[str]:
@@ -212,6 +251,8 @@ class ParseManifestRow(beam.DoFn):
         return raw
 
     def process(self, row: ManifestRow):
+        if row.error:
+            raise Rejected(*row.error)
         cells = row.cells
         if cells is None:
             try:
@@ -225,6 +266,9 @@ class ParseManifestRow(beam.DoFn):
             raise Rejected("bad_manifest_row", f"row has {len(cells[None])} more cells than the header")
         if any(_has_bad_bytes(v) or isinstance(v, list) and any(map(_has_bad_bytes, v)) for v in cells.values()):
             raise Rejected("bad_encoding", "row is not valid UTF-8")
+        for column in sorted(c.mapped() | ({None} if c.trailing_tags else set()), key=str):
+            if (size := _chars(cells.get(column))) > MAX_CELL_CHARS:
+                raise Rejected("field_too_long", f"column {column!r} holds {size} characters (at most {MAX_CELL_CHARS})")
         path = _optional_str(cells, c.path)
         video = _optional_str(cells, c.youtube_id)
         if path is None and video is None:

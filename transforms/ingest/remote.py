@@ -1,11 +1,12 @@
 """Fetches remote audio (HTTP(S) and any fsspec object store) to a local temp file, safely.
 
 Every download: a per-host concurrency limit (per worker process), a connect and per-read
-timeout, retries with exponential backoff on transient failures (timeouts, dropped
-connections, 5xx, 429), a size cap enforced while streaming (never held whole in memory), and
-content sniffing: the first bytes must look like an audio/video container. An HTML page is no
-failure here: the fetch stage hands its URL to yt-dlp, whose generic extractor finds the media
-in it. Every failure raises `Rejected` with one of FETCH_REASONS.
+timeout, a minimum average rate (a server dripping bytes just often enough to beat the read
+timeout would otherwise hold a worker for hours), retries with exponential backoff on transient
+failures (timeouts, slow drips, dropped connections, 5xx, 429), a size cap enforced while
+streaming (never held whole in memory), and content sniffing: the first bytes must look like an
+audio/video container. An HTML page is no failure here: the fetch stage hands its URL to
+yt-dlp, whose generic extractor finds the media in it. Every failure raises `Rejected` with one of FETCH_REASONS.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from urllib.parse import urlsplit
 
 import fsspec
 
-from tunescribe.transforms.stage import Rejected
+from tunescribe.transforms.stage import DISK_FULL_ERRNOS, Rejected
 
 # Reject reasons of the fetch stage (yt-dlp adds its own in youtube.py).
 FETCH_REASONS = {
@@ -32,12 +33,15 @@ FETCH_REASONS = {
     "server_error": "HTTP 5xx, still failing after the retries",
     "rate_limited": "HTTP 429, still refused after the retries",
     "timeout": "no answer (connect or read) within remote.timeout_s, after the retries",
+    "too_slow": "the body came slower than remote.min_bytes_per_s on average (a slow drip), after the retries",
+    "truncated": "the body ended before its Content-Length (dropped or lying server), after the retries",
+    "redirect_loop": "more than 10 redirects (a loop)",
     "network_error": "connection refused/reset/dropped or name not resolved, after the retries",
     "too_large": "larger than remote.max_bytes",
     "not_audio": "the content is not an audio/video container (sniffed from its first bytes)",
     "unsupported_scheme": "no fsspec filesystem for the URL's scheme (e.g. install gcsfs for gs://)",
 }
-RETRYABLE = {"server_error", "rate_limited", "timeout", "network_error"}
+RETRYABLE = {"server_error", "rate_limited", "timeout", "too_slow", "truncated", "network_error"}
 
 SNIFF_BYTES = 4096
 CHUNK_BYTES = 1 << 20
@@ -51,6 +55,7 @@ class RemoteOptions:
     max_backoff_s: float = 30.0
     max_bytes: int = 1 << 30  # per download
     per_host: int = 4  # concurrent downloads per host, per worker process
+    min_bytes_per_s: float = 8192.0  # average body rate a download must keep once timeout_s has passed; 0: off
 
 
 # --- sniffing -------------------------------------------------------------------------------
@@ -145,10 +150,16 @@ def classify(exc: BaseException) -> Rejected:
     while isinstance(cause, FileNotFoundError) and cause.__cause__ is not None:
         cause = cause.__cause__
     status = getattr(cause, "status", None)
+    if isinstance(cause, aiohttp.TooManyRedirects):
+        return Rejected("redirect_loop", f"{type(cause).__name__}: more than 10 redirects from {cause.request_info.real_url}")
+    if isinstance(cause, aiohttp.ClientPayloadError):
+        return Rejected("truncated", f"{type(cause).__name__}: {cause}"[:500])
     if isinstance(cause, aiohttp.ClientResponseError) and status:
         return Rejected(http_status_reason(status), f"HTTP {status} {cause.message}".strip())
     if isinstance(cause, (TimeoutError, asyncio.TimeoutError, FSTimeoutError)):
         return Rejected("timeout", f"no answer within the timeout ({type(cause).__name__})")
+    if isinstance(cause, OSError) and cause.errno in DISK_FULL_ERRNOS:
+        raise exc  # our disk, not the source: RunStage stops the run (stage.py)
     if isinstance(cause, FileNotFoundError):
         return Rejected("unavailable", f"not found: {cause}")
     if isinstance(cause, PermissionError):
@@ -186,16 +197,39 @@ def http_filesystem(options: RemoteOptions):
     return fsspec.filesystem("http", client_kwargs={"timeout": timeout}, skip_instance_cache=True)
 
 
-def _stream_to(f, dest: str, max_bytes: int, content_type: str, size: Optional[int]) -> str:
+class Pace:
+    """Rejects a body whose average rate falls under `min_bytes_per_s` once `grace_s` has passed.
+    Per-read timeouts alone never end a download that gets a few bytes just before each timeout."""
+
+    def __init__(self, min_bytes_per_s: float, grace_s: float):
+        self.min_rate, self.grace_s = min_bytes_per_s, grace_s
+        self.started, self.received = time.monotonic(), 0
+
+    def add(self, n: int) -> None:
+        self.check(self.received + n)
+
+    def check(self, received: int) -> None:
+        """`received`: the bytes so far, in all."""
+        self.received = received
+        elapsed = time.monotonic() - self.started
+        if self.min_rate and elapsed > self.grace_s and self.received < self.min_rate * elapsed:
+            raise Rejected("too_slow", f"{self.received} bytes in {elapsed:.1f} s, under min_bytes_per_s "
+                                       f"{self.min_rate:g} (a slow drip)")
+
+
+def _stream_to(f, dest: str, max_bytes: int, content_type: str, size: Optional[int],
+               min_bytes_per_s: float = 0.0, grace_s: float = 0.0) -> str:
     """Copies an open remote file to `dest` in chunks; returns the sniffed kind ("html" = not copied)."""
     if size is not None and size > max_bytes:
         raise Rejected("too_large", f"{size} bytes > max_bytes {max_bytes}")
+    pace = Pace(min_bytes_per_s, grace_s)
     head = b""
     while len(head) < SNIFF_BYTES:
         chunk = f.read(SNIFF_BYTES - len(head))
         if not chunk:
             break
         head += chunk
+        pace.add(len(chunk))
     kind = sniff(head)
     if kind == "html":
         return kind
@@ -208,6 +242,7 @@ def _stream_to(f, dest: str, max_bytes: int, content_type: str, size: Optional[i
             written += len(chunk)
             if written > max_bytes:
                 raise Rejected("too_large", f"more than max_bytes {max_bytes} bytes")
+            pace.add(len(chunk))
             out.write(chunk)
     return kind or "media"
 
@@ -220,7 +255,8 @@ def fetch_http(url: str, dest: str, fs, options: RemoteOptions) -> str:
                 headers = getattr(getattr(f, "r", None), "headers", {}) or {}
                 length = headers.get("Content-Length")
                 size = int(length) if length and length.isdigit() else None
-                return _stream_to(f, dest, options.max_bytes, headers.get("Content-Type", ""), size)
+                return _stream_to(f, dest, options.max_bytes, headers.get("Content-Type", ""), size,
+                                  options.min_bytes_per_s, options.timeout_s)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(dest)
@@ -240,7 +276,7 @@ def fetch_object(uri: str, dest: str, options: RemoteOptions) -> str:
         try:
             size = fs.info(path).get("size")
             with fs.open(path, "rb") as f:
-                return _stream_to(f, dest, options.max_bytes, "", size)
+                return _stream_to(f, dest, options.max_bytes, "", size, options.min_bytes_per_s, options.timeout_s)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(dest)

@@ -10,6 +10,7 @@ HTTP ones of remote.py); yt-dlp's video id is never used as a key.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import glob
 import logging
@@ -17,10 +18,13 @@ import math
 import os
 import re
 import shutil
+import signal
+import threading
+import time
 from functools import lru_cache
 from typing import Optional
 
-from tunescribe.transforms.ingest.remote import RemoteOptions, http_status_reason, probe_http, sniff
+from tunescribe.transforms.ingest.remote import Pace, RemoteOptions, http_status_reason, probe_http, sniff
 from tunescribe.transforms.stage import Rejected
 
 log = logging.getLogger(__name__)
@@ -159,6 +163,73 @@ def classify_ytdlp_error(exc: BaseException) -> Rejected:
     return Rejected("download_failed", detail)
 
 
+class _SlowDownload:
+    """Ends a download whose bytes come slower than remote.min_bytes_per_s (remote.Pace): socket
+    and ffmpeg read timeouts alone never end one that gets a few bytes before each timeout.
+
+    yt-dlp's own downloader reports the bytes it got to `hook`, which raises. A section is read
+    by an ffmpeg child process that reports nothing, and the bytes it receives are not counted
+    anywhere we can read (/proc's I/O counters leave sockets out); a watcher thread measures the
+    audio it writes instead and kills it: no audio at all after twice the grace (ffmpeg buffers
+    its input before it writes) is a `timeout`, audio coming at under a quarter of the minimum
+    rate (compressed audio is smaller than what was downloaded) is `too_slow`. Where there is no
+    /proc to find the ffmpeg by, sections are left to ffmpeg's read timeout."""
+
+    EVERY_S = 0.1
+
+    def __init__(self, out_dir: str, remote: RemoteOptions):
+        self.out_dir, self.remote = out_dir, remote
+        self.pace: Optional[Pace] = None
+        self.tripped: Optional[Rejected] = None
+        self.stop = threading.Event()
+
+    def hook(self, d: dict) -> None:
+        if d.get("status") == "downloading" and self.remote.min_bytes_per_s:
+            if self.pace is None:  # timed from the first byte asked, not from the page extraction
+                self.pace = Pace(self.remote.min_bytes_per_s, self.remote.timeout_s)
+            self.pace.check(d.get("downloaded_bytes") or 0)
+
+    def watch(self) -> None:
+        if self.remote.min_bytes_per_s and os.path.isdir("/proc"):
+            threading.Thread(target=self._watch, name="tunescribe-ffmpeg-pace", daemon=True).start()
+
+    def _watch(self) -> None:
+        grace = 2 * self.remote.timeout_s
+        pace, started = Pace(self.remote.min_bytes_per_s / 4, grace), time.monotonic()
+        while not self.stop.wait(self.EVERY_S):
+            written = sum(os.path.getsize(p) for p in glob.glob(os.path.join(self.out_dir, "*")) if os.path.isfile(p))
+            elapsed = time.monotonic() - started
+            try:
+                if not written and elapsed > grace:
+                    raise Rejected("timeout", f"ffmpeg wrote no audio in {elapsed:.1f} s (a stalled or dripping server)")
+                pace.check(written)
+            except Rejected as exc:
+                pid = _child_writing_to(self.out_dir)
+                if pid is None:
+                    continue  # not started yet, or finished meanwhile
+                self.tripped = exc
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+                return
+
+
+def _child_writing_to(out_dir: str) -> Optional[int]:
+    """The pid of this process's child whose command line names `out_dir` (the ffmpeg of a section)."""
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            pid = int(stat.split("/")[2])
+            with open(stat) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            if ppid != os.getpid():
+                continue
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if out_dir.encode() in f.read():
+                    return pid
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or not ours to read
+    return None
+
+
 def _params(opts: YoutubeOptions, remote: RemoteOptions, out_dir: str, ffmpeg: Optional[str],
             section: Optional[tuple[float, float]], cookies: Optional[str], logger: _Log) -> dict:
     from yt_dlp.utils import download_range_func
@@ -220,7 +291,9 @@ def download_audio(url: str, start_s: Optional[float], end_s: Optional[float], o
         # yt-dlp checks for ffmpeg through this context variable (its CLI sets it the same way).
         FFmpegPostProcessor._ffmpeg_location.set(ffmpeg)
     logger = _Log()
-    with yt_dlp.YoutubeDL(_params(opts, remote, out_dir, ffmpeg, section, cookies, logger)) as ydl:
+    slow = _SlowDownload(out_dir, remote)
+    params = {**_params(opts, remote, out_dir, ffmpeg, section, cookies, logger), "progress_hooks": [slow.hook]}
+    with yt_dlp.YoutubeDL(params) as ydl:
         try:
             info = ydl.extract_info(url, download=False)
         except (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError) as exc:
@@ -230,9 +303,15 @@ def download_audio(url: str, start_s: Optional[float], end_s: Optional[float], o
             if not entries:
                 raise Rejected("extraction_failed", "the page lists no media")
             info = entries[0]
+        if section is not None:
+            slow.watch()
         try:
             ydl.process_ie_result(info, download=True)
+        except Rejected:  # from the progress hook
+            raise
         except (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError) as exc:
+            if slow.tripped is not None:
+                raise slow.tripped from None
             rejected = classify_ytdlp_error(exc)
             media_url = info.get("url")
             if rejected.reason in ("http_error", "network_error", "download_failed") and media_url and \
@@ -240,6 +319,10 @@ def download_audio(url: str, start_s: Optional[float], end_s: Optional[float], o
                 # ffmpeg's exit code is vague: ask the media URL ourselves what is wrong with it.
                 rejected = probe_http(media_url, info.get("http_headers") or {}, remote) or rejected
             raise rejected from None
+        finally:
+            slow.stop.set()
+    if slow.tripped is not None:  # ffmpeg killed, yet yt-dlp took what it left for a finished file
+        raise slow.tripped
     files = [p for p in glob.glob(os.path.join(out_dir, "audio.*")) if not p.endswith((".part", ".ytdl"))]
     if not files:
         if any("max-filesize" in m for m in logger.messages):

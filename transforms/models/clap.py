@@ -1,52 +1,80 @@
 """A CLAP-style dual encoder (audio and text into one space) behind the model-handler interface.
 
-Example: (mono float32 audio at the processor's sampling rate, [texts]); prediction: the cosine
-similarity of the audio with each text. Any checkpoint `transformers.ClapModel` loads works: a
-hub id (e.g. laion/clap-htsat-unfused) or a local folder. Loads in `load_model`, on the worker.
+Example: (mono float32 audio at EXAMPLE_RATE, [texts]); prediction: the cosine similarity of
+the audio with each text. Audio is resampled to the processor's rate if a checkpoint uses another. Any checkpoint `transformers.ClapModel` loads works: a
+hub id (e.g. laion/clap-htsat-unfused) or a local folder with its ClapProcessor files. Loads in
+`load_model`, on the worker.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 
 from tunescribe.transforms.models.base import TunescribeModelHandler
+from tunescribe.transforms.models.causal_lm import resolve_device, resolve_dtype
+from tunescribe.transforms.models.generation import resample
+
+EXAMPLE_RATE = 48000  # every released CLAP checkpoint (and ClapFeatureExtractor's default) uses it
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass  # a class, not a tuple: RunInference's Shared keeps a weak reference to it
+class LoadedClap:
+    model: Any
+    processor: Any
+    device: str
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.processor.feature_extractor.sampling_rate)
+
+
+def centre(audio: np.ndarray, n: int) -> np.ndarray:
+    """The middle `n` samples of longer audio: the feature extractor would crop at random
+    ("rand_trunc") or mix random crops ("fusion"), and the same clip must always score the same."""
+    if len(audio) <= n:
+        return audio
+    start = (len(audio) - n) // 2
+    return audio[start:start + n]
 
 
 class ClapScorer(TunescribeModelHandler):
-    def load_model(self):
-        import torch
+    def load_model(self) -> LoadedClap:
         from transformers import ClapModel, ClapProcessor
 
         kwargs = self.source.from_pretrained_kwargs()
-        model = ClapModel.from_pretrained(self.source.model, **kwargs).eval()
+        device = resolve_device(self.source.device)
+        model = ClapModel.from_pretrained(self.source.model, dtype=resolve_dtype(self.source.dtype), **kwargs)
+        model.to(device).eval()
         processor = ClapProcessor.from_pretrained(self.source.model, **kwargs)
-        device = self.source.device if self.source.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-        return model.to(device), processor
+        log.info("loaded %s on %s (%d Hz)", self.source.model, device, processor.feature_extractor.sampling_rate)
+        return LoadedClap(model, processor, device)
 
-    def sampling_rate(self, model) -> int:
-        return int(model[1].feature_extractor.sampling_rate)
-
-    def run_inference(self, batch: Sequence[tuple[np.ndarray, list[str]]], model,
+    def run_inference(self, batch: Sequence[tuple[np.ndarray, list[str]]], model: LoadedClap,
                       inference_args: Optional[dict[str, Any]] = None) -> Iterable[np.ndarray]:
         import torch
 
-        net, processor = model
-        device = next(net.parameters()).device
-        rate = self.sampling_rate(model)
-        texts = [t for _, ts in batch for t in ts]
+        net, extractor, tokenizer = model.model, model.processor.feature_extractor, model.processor.tokenizer
+        # RoBERTa positions start after the padding index: 2 fewer tokens than position embeddings.
+        max_tokens = min(tokenizer.model_max_length, net.config.text_config.max_position_embeddings - 2)
+        out = []
+        # One forward pass per clip (its audio, and its own texts padded among themselves), not one
+        # per batch: Beam sizes batches by timing, and a score must not depend on which clips shared
+        # its batch (padding and kernel choice change the last bits, and a stored score decides).
         with torch.no_grad():
-            audio_in = processor.feature_extractor([a for a, _ in batch], sampling_rate=rate, return_tensors="pt")
-            text_in = processor.tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
-            a = net.get_audio_features(**{k: v.to(device) for k, v in audio_in.items()})
-            t = net.get_text_features(**{k: v.to(device) for k, v in text_in.items()})
-            a = getattr(a, "pooler_output", a)
-            t = getattr(t, "pooler_output", t)
-            a = torch.nn.functional.normalize(a.float(), dim=-1)
-            t = torch.nn.functional.normalize(t.float(), dim=-1)
-        out, start = [], 0
-        for i, (_, ts) in enumerate(batch):
-            out.append((a[i:i + 1] @ t[start:start + len(ts)].T)[0].cpu().numpy())
-            start += len(ts)
+            for audio, texts in batch:
+                clip = centre(resample(audio, EXAMPLE_RATE, model.sample_rate), extractor.nb_max_samples)
+                audio_in = extractor([clip], sampling_rate=model.sample_rate, return_tensors="pt")
+                text_in = tokenizer(list(texts), padding=True, truncation=True, max_length=max_tokens,
+                                    return_tensors="pt")
+                a = net.get_audio_features(**{k: v.to(model.device) for k, v in audio_in.items()})
+                t = net.get_text_features(**{k: v.to(model.device) for k, v in text_in.items()})
+                a = torch.nn.functional.normalize(getattr(a, "pooler_output", a).float(), dim=-1)
+                t = torch.nn.functional.normalize(getattr(t, "pooler_output", t).float(), dim=-1)
+                out.append((a @ t.T)[0].cpu().numpy())
         return out

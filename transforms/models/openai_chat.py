@@ -149,7 +149,10 @@ class EndpointClient:
                                          + (f"; last failure {failure.reason}: {failure.detail}" if failure else ""))
             try:
                 async with self._slots:
-                    reply = await self._http.post(self.url, json=body, headers=self.headers)
+                    # httpx's timeout is per read: a reply dripping a byte a second would never end.
+                    # timeout_s is also the whole request's deadline.
+                    reply = await asyncio.wait_for(self._http.post(self.url, json=body, headers=self.headers),
+                                                   e.timeout_s)
                 gen = parse_reply(reply.status_code, reply.content, reply.headers)
                 with self._lock:
                     self.prompt_tokens += gen.prompt_tokens or 0
@@ -157,7 +160,7 @@ class EndpointClient:
                 return dataclasses.replace(gen, attempts=attempt)
             except _Failure as f:
                 failure = f
-            except httpx2.TimeoutException as exc:
+            except (httpx2.TimeoutException, asyncio.TimeoutError) as exc:
                 failure = _Failure("endpoint_timeout", f"no reply within {e.timeout_s} s ({type(exc).__name__})")
             except httpx2.TransportError as exc:
                 failure = _Failure("endpoint_unreachable", f"{type(exc).__name__}: {exc}")

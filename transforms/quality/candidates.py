@@ -2,7 +2,10 @@
 
 `<corpus>/.tunescribe/candidates.parquet` holds each candidate's full row (all captions with
 their stats, audio stats, hash, fingerprint, encoded audio), sorted by key. `tunescribe filter`
-re-decides from it with new thresholds — loosened ones too — without decoding or running a model.
+re-decides from it with new thresholds — loosened ones too — without decoding or running a model,
+and writes the new corpus from it (the audio is the very bytes a shard holds). Disk: the encoded
+audio of every candidate, so about the size of the shards again (plus the decision rejects).
+The file's metadata holds facts about the config that made the clips (e.g. its hash).
 One file, written by one worker: fine up to some 10^5 clips; sharding it is future work.
 """
 
@@ -18,13 +21,23 @@ from tunescribe.transforms.sinks.files import write_bytes_atomically
 CANDIDATES_FILE = "candidates.parquet"
 
 
-def candidates_bytes(clips) -> bytes:
+def candidates_bytes(clips, metadata: dict | None = None) -> bytes:
     import io
 
     rows = [c.to_row() for c in sorted(clips, key=lambda c: c.key)]
+    schema = CLIP_SCHEMA.with_metadata({**CLIP_SCHEMA.metadata, **{k.encode(): v.encode() for k, v in (metadata or {}).items()}})
     buf = io.BytesIO()
-    pq.write_table(pa.Table.from_pylist(rows, schema=CLIP_SCHEMA), buf, compression="zstd")
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), buf, compression="zstd")
     return buf.getvalue()
+
+
+def candidates_metadata(path: str) -> dict:
+    """The store's metadata (as given to WriteCandidates), without reading its rows."""
+    from apache_beam.io.filesystems import FileSystems
+
+    with FileSystems.open(path) as f:
+        meta = pq.read_schema(pa.BufferReader(f.read())).metadata or {}
+    return {k.decode(): v.decode() for k, v in meta.items()}
 
 
 def read_candidates(path: str) -> list[Clip]:
@@ -36,15 +49,15 @@ def read_candidates(path: str) -> list[Clip]:
 
 
 class WriteCandidates(beam.PTransform):
-    def __init__(self, path: str):
+    def __init__(self, path: str, metadata: dict | None = None):
         super().__init__()
-        self.path = path
+        self.path, self.metadata = path, dict(metadata or {})
 
     def expand(self, clips):
-        path = self.path
+        path, metadata = self.path, self.metadata
 
         def write(all_clips):
-            write_bytes_atomically(path, candidates_bytes(all_clips))
+            write_bytes_atomically(path, candidates_bytes(all_clips, metadata))
             return path
 
         return clips | "All" >> beam.combiners.ToList() | "Write" >> beam.Map(write)

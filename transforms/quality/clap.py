@@ -12,14 +12,12 @@ import dataclasses
 
 import apache_beam as beam
 import numpy as np
-import soxr
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 
 from tunescribe.schemas import Clip
 from tunescribe.transforms.models.base import Batching, ModelSource
-from tunescribe.transforms.models.clap import ClapScorer
-
-CLAP_RATE = 48000  # every released CLAP checkpoint (and ClapFeatureExtractor's default) uses it
+from tunescribe.transforms.models.clap import EXAMPLE_RATE, ClapScorer
+from tunescribe.transforms.models.generation import resample
 
 
 def tag_string(clip: Clip) -> str:
@@ -28,10 +26,7 @@ def tag_string(clip: Clip) -> str:
 
 
 def clap_example(clip: Clip) -> tuple[np.ndarray, list[str]]:
-    mono = clip.samples.mean(axis=0).astype(np.float32)
-    if clip.sample_rate != CLAP_RATE:
-        mono = soxr.resample(mono, clip.sample_rate, CLAP_RATE).astype(np.float32)
-    return mono, [c.text for c in clip.captions] + [tag_string(clip) or "music"]
+    return resample(clip.samples.mean(axis=0), clip.sample_rate, EXAMPLE_RATE), [c.text for c in clip.captions] + [tag_string(clip) or "music"]
 
 
 def with_scores(clip: Clip, scores) -> Clip:
@@ -58,7 +53,7 @@ class ScoreAudioText(beam.PTransform):
             | "Example" >> beam.Map(lambda c: (c, clap_example(c)))
             | "Clap" >> RunInference(KeyedModelHandler(self.handler)).with_exception_handling()
         )
-        scored = main | "Store" >> beam.MapTuple(lambda clip, result: with_scores(clip, result.inference))
+        scored = main | "Store" >> beam.MapTuple(with_scores)  # the handler predicts plain score arrays
         # A failed batch: (list of (clip, example), exception); each of its clips becomes a reject.
         rejects = other.failed_inferences | "ToReject" >> beam.FlatMap(
             lambda bad: [to_reject("clap", clip, type(bad[1]), repr(bad[1])) for clip, _ in bad[0]])

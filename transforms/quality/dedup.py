@@ -18,6 +18,14 @@ Each duplicate names its twin (the kept clip that covers most of it).
 Stats (hash, fingerprint, caption text) are stored; this decision is cheap and re-runs with new
 thresholds (`tunescribe filter`). It runs on one worker over compact summaries, candidates found
 through an inverted index of sub-fingerprints and MinHash bands, so it never compares all pairs.
+
+Why one worker: the keep rule is greedy in one global order (whether a clip stays depends on
+which clips were kept before it, anywhere in the corpus), and `max_bucket` drops sub-fingerprint
+values by their corpus-wide frequency. A summary is ~5 kB per 10 s clip (the fingerprint) plus
+its captions, so 10^5 clips need ~0.5 GB on that worker and 10^6 ~5 GB. Scaling past that needs
+a blocking key that keeps the result: the connected components of the candidate graph (clips
+sharing non-frequent sub-fingerprint values or MinHash bands), found in Beam, with this greedy
+run per component — clips in different components can never match. Not built yet.
 """
 
 from __future__ import annotations

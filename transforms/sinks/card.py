@@ -8,6 +8,7 @@ written (facts.py) and the config, nothing typed by hand, nothing that changes b
 
 from __future__ import annotations
 
+import html
 import posixpath
 import re
 
@@ -81,7 +82,9 @@ def _header(name: str, facts: dict, shard_files: list[dict]) -> dict:
 
 def _table(header: list[str], rows: list[list]) -> str:
     def cell(v):
-        return str(v).replace("|", "\\|").replace("\n", " ")
+        # Cells hold text from the inputs (licences...): markup in them must show, not render.
+        text = html.escape(str(v), quote=False).replace("[", "\\[").replace("]", "\\]")
+        return text.replace("|", "\\|").replace("\n", " ")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]) + "\n"
 

@@ -19,8 +19,16 @@ def write_atomically(path: str, write) -> None:
     running it twice speculatively) never write into each other.
     """
     tmp = f"{path}{TMP_MARK}{uuid.uuid4().hex[:12]}"
-    with FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        write(f)
+    try:
+        with FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            write(f)
+    except BaseException:
+        # A failed write (disk full, killed) must not leave its partial bytes taking up space.
+        try:
+            FileSystems.delete([tmp])
+        except Exception:  # noqa: BLE001 - the original error is the one to report
+            pass
+        raise
     try:
         FileSystems.rename([tmp], [path])  # replaces `path` in one step where the filesystem can
     except BeamIOError:
