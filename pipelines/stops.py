@@ -12,7 +12,8 @@ import contextlib
 import errno
 import logging
 import re
-from typing import Optional
+import sys
+from typing import Callable, Optional, TypeVar
 
 from tunescribe.transforms.corpus.guard import ErrorRatioExceeded
 
@@ -20,6 +21,7 @@ DISK_FULL = {errno.ENOSPC: "no space left on device", errno.EFBIG: "file too lar
              errno.EDQUOT: "disk quota exceeded"}
 EXIT_GUARD = 3
 EXIT_DISK_FULL = 4
+T = TypeVar("T")
 
 
 def _chain(exc: Optional[BaseException]):
@@ -79,3 +81,17 @@ def quiet_known_stops():
     finally:
         for h in handlers:
             h.removeFilter(quiet)
+
+
+def run_or_stop(work: Callable[[], T], output: str) -> tuple[int, Optional[T]]:
+    """(0, work()) or, for a known stop, (its exit code, None) after printing its message;
+    any other failure is raised, traceback and all."""
+    try:
+        with quiet_known_stops():
+            return 0, work()
+    except Exception as exc:  # noqa: BLE001 - known stops become a message; anything else re-raised
+        stop = stop_message(exc, output)
+        if stop is None:
+            raise
+        print(f"tunescribe: {stop[1]}", file=sys.stderr)
+        return stop[0], None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import time
 
 import apache_beam as beam
@@ -16,7 +15,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from tunescribe.pipelines.build import LEDGERS_DIR, build_pipeline, ledger_dir
 from tunescribe.pipelines.config import BuildConfig, ConfigError, check_inputs, load_config
 from tunescribe.pipelines.runners import check_paths_for_runner
-from tunescribe.pipelines.stops import quiet_known_stops, stop_message
+from tunescribe.pipelines.stops import run_or_stop
 from tunescribe.transforms.sinks.files import TMP_MARK, list_files
 from tunescribe.transforms.sinks.layout import (
     CARD_FILE, CHECKSUMS_FILE, CLIPS_DIR, MANIFEST_FILE, REJECTS_FILE, REPORT_FILE, SHARDS_DIR, STATS_FILE,
@@ -94,14 +93,7 @@ def summary(stats: dict, wall_s: float) -> str:
 def run(args, beam_args: list[str]) -> int:
     cfg = load_config(args.config, args.output)
     started = time.monotonic()
-    try:
-        with quiet_known_stops():
-            stats = run_build(cfg, beam_args)
-    except Exception as exc:  # noqa: BLE001 - known stops become a message; anything else re-raised
-        stop = stop_message(exc, cfg.output)
-        if stop is None:
-            raise
-        print(f"tunescribe: {stop[1]}", file=sys.stderr)
-        return stop[0]
-    print(summary(stats, time.monotonic() - started))
-    return 0
+    code, stats = run_or_stop(lambda: run_build(cfg, beam_args), cfg.output)
+    if code == 0:
+        print(summary(stats, time.monotonic() - started))
+    return code

@@ -17,15 +17,13 @@ themselves and needs `tunescribe build`. The source corpus is never written to.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import time
 from collections import Counter
 
 import numpy as np
-
-import dataclasses
-import json
-import time
-
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -35,6 +33,7 @@ from tunescribe.pipelines.commands.build import prepare_output, summary
 from tunescribe.pipelines.config import BuildConfig, ConfigError, load_config
 from tunescribe.pipelines.corpus import DECIDED_STAGES, FILTER_SECTIONS, MAKER_HASH_KEY, clip_config_hash, write_corpus
 from tunescribe.pipelines.quality import decisions_of
+from tunescribe.pipelines.stops import run_or_stop
 from tunescribe.schemas import Clip, Reject
 from tunescribe.transforms.quality.candidates import CANDIDATES_FILE, candidates_metadata, read_candidates
 from tunescribe.transforms.quality.decide import DECISION_STAGES, Decisions, clip_verdict
@@ -42,8 +41,6 @@ from tunescribe.transforms.sinks import layout
 from tunescribe.transforms.quality.decontaminate import EvalIndex, contamination, load_eval_set
 from tunescribe.transforms.quality.dedup import Summary, find_duplicates
 from tunescribe.transforms.quality.rules import caption_failures
-
-HELP = "re-apply quality thresholds to a built corpus's stored stats: a new corpus, or (dry run) counts"
 
 
 def add_arguments(parser) -> None:
@@ -193,6 +190,7 @@ def run(args, beam_args) -> int:
         print(report(read_candidates(store), decisions_of(cfg), args.bins))
         return 0
     started = time.monotonic()
-    stats = run_filter(args.corpus, cfg, beam_args)
-    print(summary(stats, time.monotonic() - started).replace("built corpus", "re-filtered corpus", 1))
-    return 0
+    code, stats = run_or_stop(lambda: run_filter(args.corpus, cfg, beam_args), cfg.output)
+    if code == 0:
+        print(summary(stats, time.monotonic() - started).replace("built corpus", "re-filtered corpus", 1))
+    return code

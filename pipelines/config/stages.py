@@ -1,0 +1,93 @@
+"""Config sections for the audio and caption stages: decoding, cutting, stats, attributes, tags, captions."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal, Optional, Union
+
+from pydantic import Field
+
+from tunescribe.pipelines.caption_models import CaptionModels
+from tunescribe.pipelines.config.base import Section
+
+
+class AudioConfig(Section):
+    sample_rate: int = Field(48000, ge=8000, le=192000)
+    channels: Literal[1, 2] = 1
+    format: Literal["flac", "flac24", "wav"] = "flac"
+    max_source_s: float = Field(3600.0, gt=0)  # longer sources are rejected (too_long)
+
+
+class SegmentConfig(Section):
+    window_s: float = Field(10.0, gt=0)
+    hop_s: Optional[float] = Field(None, gt=0)  # default: window_s (no overlap)
+    tail: Literal["keep", "pad", "drop"] = "keep"
+    min_tail_s: float = Field(2.0, ge=0)
+
+
+class StatsConfig(Section):
+    silence_dbfs: float = Field(-60.0, lt=0)
+    frame_s: float = Field(0.05, gt=0)
+    clip_level: float = Field(0.999, gt=0, le=1)
+    speech: bool = True  # speech share from Silero VAD (MIT, ONNX from the silero-vad wheel): the costliest stat
+    speech_threshold: float = Field(0.5, gt=0, lt=1)
+
+
+class AttributesConfig(Section):
+    """Tempo, key and meter measured from the audio; `extractors: []` switches them off."""
+
+    # librosa: ISC, the default. essentia: AGPL-3.0, optional (`pip install essentia`), off by default.
+    extractors: list[Literal["librosa", "essentia"]] = ["librosa"]
+    key_profile: Literal["albrecht", "krumhansl", "temperley"] = "albrecht"  # librosa's key profiles
+
+
+class TaggingConfig(Section):
+    """An audio-classification model (Hugging Face) whose labels become scored tags; off unless `model` is set."""
+
+    model: Optional[str] = None  # hub id or local folder (relative to the config file)
+    revision: Optional[str] = None
+    device: str = "cpu"
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    local_files_only: bool = False
+    top_k: int = Field(10, ge=1)
+    threshold: float = Field(0.1, ge=0, le=1)  # tags scoring below are not kept
+    activation: Literal["auto", "sigmoid", "softmax"] = "auto"  # auto: sigmoid for multi-label models
+    batch_size: int = Field(8, ge=1)
+
+    def resolved(self, base: str) -> "TaggingConfig":
+        if not self.model or os.path.isabs(self.model):
+            return self
+        candidate = os.path.normpath(os.path.join(base, self.model))
+        if self.model.startswith(("./", "../")) or os.path.isdir(candidate):
+            return self.model_copy(update={"model": candidate})
+        return self
+
+
+OfflineTask = Literal["writing", "summary", "paraphrase", "attribute_prediction", "template"]
+
+
+class TemplateCaptionsConfig(Section):
+    """The offline captioner (transforms/captions/offline.py): MusicCaps-style sentences from the
+    tags and attributes, no model, no network."""
+
+    # null: the four LP-MusicCaps tasks no model here writes; if models write all four, "template"
+    # (the writing caption under task "template", so a clip whose model captions fail keeps one)
+    tasks: Optional[list[OfflineTask]] = None
+    seed: int = Field(0, ge=0)  # picks among equivalent sentence frames; recorded in each caption
+    min_confidence: float = Field(0.0, ge=0, le=1)  # measured attributes less sure than this go unsaid
+
+
+class CaptionsConfig(Section):
+    template: Union[bool, TemplateCaptionsConfig] = True  # true: the offline captioner as below; false: off
+    models: CaptionModels = []  # model captioners, run after the template; see caption_models.py
+
+    def offline(self) -> Optional[TemplateCaptionsConfig]:
+        """The offline captioner's settings with its tasks resolved; None when it writes nothing."""
+        if self.template is False:
+            return None
+        settings = TemplateCaptionsConfig() if self.template is True else self.template
+        if settings.tasks is None:  # a task a model writes is left to the model
+            taken = {task for model in self.models for task in getattr(model, "tasks", ())}
+            free = [t for t in OfflineTask.__args__[:4] if t not in taken]
+            settings = settings.model_copy(update={"tasks": free or ["template"]})
+        return settings if settings.tasks else None
