@@ -5,15 +5,15 @@ header says 10 hours, one whose header lies (claims 10 s), one of unknown length
 encode writes no sample count). Built at 48 kHz, decoding any of them whole would hold
 36000 s x 48000 x 4 B = 6.9 GB of samples. The first is refused from its header, the other two
 while decoding, once `audio.max_source_s` (here 600 s) is passed; a manifest row asking for the
-last 10 s of the 10-hour file seeks there and lands. The peak RSS of the build process (from
-wait4's rusage, so it is this child's own) must stay far below a whole decode.
+last 10 s of the 10-hour file seeks there and lands. The peak RSS of the build process (VmHWM of
+its own address space, which it reports as it exits) must stay far below a whole decode.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -29,6 +29,16 @@ LONG_RATE = 8000
 OUT_RATE = 48000
 WHOLE_DECODE_BYTES = HOURS_10 * OUT_RATE * 4  # 6.9 GB
 RSS_LIMIT = 2 * 2**30  # a build with torch, Beam and pyarrow loaded stays well under; a whole decode cannot
+# `tunescribe build`, then the peak RSS of this process's own address space. Not getrusage's
+# ru_maxrss (of the child, or of itself): Linux carries the pre-exec peak over an exec, so a child
+# forked from a large pytest process would report pytest's size.
+BUILD_AND_REPORT_PEAK = (
+    "import sys\n"
+    "from tunescribe.pipelines.cli import main\n"
+    "rc = main(sys.argv[1:])\n"
+    "peak = next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
+    "print('PEAK_RSS_KIB', peak)\n"
+    "sys.exit(rc)\n")
 
 
 def write_ten_hours(path) -> None:
@@ -58,15 +68,14 @@ def long_build(tmp_path_factory):
         audio={"sample_rate": OUT_RATE, "max_source_s": 600.0},
         quality={"min_duration_s": 0.5, "max_silence_ratio": 1.0, "require_caption": False,
                  "dedup": {"exact_audio": False, "max_ber": None}})
-    proc = subprocess.Popen(build_command(config), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    # wait4: the rusage of this child alone (RUSAGE_CHILDREN would mix in every earlier subprocess).
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    assert proc.returncode == 0, out.decode(errors="replace")[-4000:]
+    argv = build_command(config)[3:]  # after `python -m tunescribe.pipelines.cli`
+    done = subprocess.run([sys.executable, "-c", BUILD_AND_REPORT_PEAK, *argv], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    peak_kib = int(done.stdout.rsplit("PEAK_RSS_KIB", 1)[1].split()[0])
     corpus = root / "corpus"
     accepted, rejected = corpus_outcomes(corpus)
-    return {"corpus": corpus, "accepted": accepted, "rejected": rejected, "peak_rss": usage.ru_maxrss * 1024}
+    return {"corpus": corpus, "accepted": accepted, "rejected": rejected, "peak_rss": peak_kib * 1024}
 
 
 CASES = {

@@ -8,6 +8,7 @@ never in `__init__`, so configs and pipelines stay cheap to build and to pickle.
 
 from __future__ import annotations
 
+import abc
 import re
 from typing import Optional
 
@@ -20,7 +21,7 @@ _LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _KEY = re.compile(r"^\s*([A-Ga-g])\s*([#b\-♯♭]*)\s*(major|minor|maj|min|m)?\s*$", re.I)
 
 
-class AttributeExtractor:
+class AttributeExtractor(abc.ABC):
     """Audio -> attributes. Subclasses set `name`, `licence`, `rate` and implement `extract`."""
 
     name = "base"
@@ -33,8 +34,9 @@ class AttributeExtractor:
     def version(self) -> str:
         return ""
 
+    @abc.abstractmethod
     def extract(self, mono: np.ndarray) -> list[Attribute]:
-        raise NotImplementedError
+        """Attributes of mono float32 audio at `rate`."""
 
     def attribute(self, name: str, value: Optional[str] = None, number: Optional[float] = None,
                   confidence: Optional[float] = None) -> Attribute:
