@@ -152,6 +152,8 @@ class FaultServer:
                     except (BrokenPipeError, ConnectionResetError):
                         pass
                     return None
+                if fault == "huge":  # a well-formed reply far larger than any chat answer (8 MiB)
+                    return self.reply(200, json.dumps(completion("piano " * (8 * 2**20 // 6), body)).encode())
                 if fault == "garbage":
                     return self.reply(200, b"<html><body><h1>502 Bad Gateway</h1></body></html>")
                 if fault == "wrong_shape":

@@ -1,9 +1,16 @@
 """RunStage: refused and failing elements become reject records naming the stage; others pass."""
 
+import errno
+import sys
+import traceback
+
 import apache_beam as beam
+import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
 from tunescribe.schemas import SourceItem
+from tunescribe.transforms.attributes import tagging
+from tunescribe.transforms.captions import model_captions
 from tunescribe.transforms.stage import Rejected, RunStage
 
 
@@ -35,3 +42,18 @@ def test_outputs_and_rejects_are_routed():
 
 def test_rejected_repr_keeps_reason_and_detail():
     assert repr(Rejected("too_short", "1.0 s: short")) == "too_short: 1.0 s: short"
+
+
+def test_a_full_disk_in_a_failed_model_batch_stops_the_run():
+    """RunInference's dead letters are (batch, (type, repr, traceback lines)); a full disk there is
+    no fault of the batch's clips: the model stages raise it again instead of rejecting them."""
+    try:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    except OSError as exc:
+        dead = (type(exc), repr(exc), traceback.format_exception(*sys.exc_info()))
+    with pytest.raises(OSError, match="No space left"):
+        list(model_captions._failed_batch(([], dead), None))
+    with pytest.raises(OSError, match="No space left"):
+        list(tagging._failed_batch(([], dead), "tagging"))
+    other = (ValueError, repr(ValueError("bad batch")), [])
+    assert list(tagging._failed_batch(([], other), "tagging")) == []  # an ordinary failure: rejects, no stop

@@ -49,12 +49,18 @@ def disk_full_errno(exc_type: type, exc_repr: str, traceback_lines=()) -> int | 
     return number if number in DISK_FULL_ERRNOS else None
 
 
-def to_reject(stage: str, element, exc_type: type, exc_repr: str, traceback_lines=()) -> Reject:
-    """Builds the reject record for an element that failed in `stage`; a disk-full error stops
-    the run instead (it is no fault of the element)."""
+def stop_on_disk_full(stage: str, exc_type: type, exc_repr: str, traceback_lines=()) -> None:
+    """Raises a disk-full error again, to stop the run: it is no fault of the element. For every
+    dead-letter route (RunStage's, and the failed batches of the RunInference stages)."""
     number = disk_full_errno(exc_type, exc_repr, traceback_lines)
     if number is not None:
         raise OSError(number, os.strerror(number), f"stage {stage}")  # "filename": where it happened
+
+
+def to_reject(stage: str, element, exc_type: type, exc_repr: str, traceback_lines=()) -> Reject:
+    """Builds the reject record for an element that failed in `stage`; a disk-full error stops
+    the run instead."""
+    stop_on_disk_full(stage, exc_type, exc_repr, traceback_lines)
     if issubclass(exc_type, Rejected):
         reason, _, detail = exc_repr.partition(": ")
     else:

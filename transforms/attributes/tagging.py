@@ -26,7 +26,7 @@ from apache_beam.ml.inference.base import PredictionResult, RunInference
 
 from tunescribe.schemas import Tag
 from tunescribe.transforms.models.base import Batching, ModelSource, TunescribeModelHandler
-from tunescribe.transforms.stage import Rejected, to_reject
+from tunescribe.transforms.stage import Rejected, stop_on_disk_full, to_reject
 
 log = logging.getLogger(__name__)
 ACTIVATIONS = ("auto", "sigmoid", "softmax")
@@ -136,8 +136,9 @@ def _attach(result: PredictionResult):
 
 
 def _failed_batch(element, stage: str):
-    batch, error = element
+    batch, error = element  # error: (exception type, repr, traceback lines), as Beam's dead letters carry it
     exc_type, exc_repr = error[0], error[1]
+    stop_on_disk_full(stage, *error)
     name = getattr(exc_type, "__name__", str(exc_type))
     for clip in batch:
         yield to_reject(stage, clip, Rejected, f"tagging_failed: {name}: {str(exc_repr)[:500]}")

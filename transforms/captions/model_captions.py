@@ -28,7 +28,7 @@ from tunescribe.transforms.models.base import TunescribeModelHandler
 from tunescribe.transforms.models.generation import (
     AudioRequest, Generation, TextRequest, derive_seed, request_size,
 )
-from tunescribe.transforms.stage import REJECTS, Rejected
+from tunescribe.transforms.stage import REJECTS, Rejected, stop_on_disk_full
 
 STAGE = "captions"
 Prompt = Union[PromptTemplate, AudioPrompt]
@@ -188,8 +188,9 @@ class _Attach(beam.DoFn):
 
 def _failed_batch(element, captioner: Captioner):
     """A batch whose inference raised: every clip goes on uncaptioned, each request is a reject."""
-    batch, error = element
+    batch, error = element  # error: (exception type, repr, traceback lines), as Beam's dead letters carry it
     exc_type, exc_repr = error[0], error[1]
+    stop_on_disk_full("captions", *error)
     reason = "inference_failed"
     for job in batch:
         yield job.clip

@@ -63,6 +63,11 @@ class Endpoint:
         return headers
 
 
+# A chat reply of 32k tokens is about 150 kB of JSON: a body far past that is not an answer, and
+# reading it whole would let a broken or hostile endpoint fill a worker's memory.
+MAX_REPLY_BYTES = 4 * 2**20
+
+
 class _Failure(Exception):
     def __init__(self, reason: str, detail: str, retry_after: Optional[float] = None):
         super().__init__(reason, detail)
@@ -151,9 +156,8 @@ class EndpointClient:
                 async with self._slots:
                     # httpx's timeout is per read: a reply dripping a byte a second would never end.
                     # timeout_s is also the whole request's deadline.
-                    reply = await asyncio.wait_for(self._http.post(self.url, json=body, headers=self.headers),
-                                                   e.timeout_s)
-                gen = parse_reply(reply.status_code, reply.content, reply.headers)
+                    status, content, headers = await asyncio.wait_for(self._post(body), e.timeout_s)
+                gen = parse_reply(status, content, headers)
                 with self._lock:
                     self.prompt_tokens += gen.prompt_tokens or 0
                     self.completion_tokens += gen.completion_tokens or 0
@@ -173,6 +177,17 @@ class EndpointClient:
             await asyncio.sleep(delay)
         return Generation(text="", error=failure.reason, attempts=attempt,
                           detail=f"after {attempt} attempt(s): {failure.detail}")
+
+    async def _post(self, body: dict):
+        """(status, body bytes, headers) of one request; the body read up to MAX_REPLY_BYTES."""
+        async with self._http.stream("POST", self.url, json=body, headers=self.headers) as reply:
+            chunks, size = [], 0
+            async for chunk in reply.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_REPLY_BYTES:
+                    raise _Failure("endpoint_reply_too_large", f"reply body over {MAX_REPLY_BYTES} bytes")
+                chunks.append(chunk)
+            return reply.status_code, b"".join(chunks), reply.headers
 
     def close(self) -> None:
         asyncio.run_coroutine_threadsafe(self._http.aclose(), self._loop).result()

@@ -54,7 +54,8 @@ class ScoreAudioText(beam.PTransform):
             | "Clap" >> RunInference(KeyedModelHandler(self.handler)).with_exception_handling()
         )
         scored = main | "Store" >> beam.MapTuple(with_scores)  # the handler predicts plain score arrays
-        # A failed batch: (list of (clip, example), exception); each of its clips becomes a reject.
+        # A failed batch: ([(clip, example)], (exception type, repr, traceback lines)); each of its
+        # clips becomes a reject (a full disk stops the run: to_reject raises it again).
         rejects = other.failed_inferences | "ToReject" >> beam.FlatMap(
-            lambda bad: [to_reject("clap", clip, type(bad[1]), repr(bad[1])) for clip, _ in bad[0]])
+            lambda bad: [to_reject("clap", clip, *bad[1]) for clip, _ in bad[0]])
         return (scored, without) | "All" >> beam.Flatten(), rejects
