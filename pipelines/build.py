@@ -17,8 +17,10 @@ import apache_beam as beam
 from tunescribe.pipelines.caption_models import check_caption_models
 from tunescribe.pipelines.captioners import build_captioners
 from tunescribe.pipelines.config import BuildConfig, FolderInput
-from tunescribe.pipelines.resources import request_model_resources
+from tunescribe.pipelines.corpus import write_corpus
 from tunescribe.pipelines.music import analyse_music
+from tunescribe.pipelines.quality import quality_stats
+from tunescribe.pipelines.resources import request_model_resources
 from tunescribe.transforms.audio.decode import DecodeAudio
 from tunescribe.transforms.audio.encode import EncodeAudio
 from tunescribe.transforms.audio.segment import SegmentClips
@@ -34,8 +36,6 @@ from tunescribe.transforms.ingest.manifest import ParseManifestRow, ReadManifest
 from tunescribe.transforms.ingest.remote import RemoteOptions
 from tunescribe.transforms.ingest.roots import KeepInsideRoots
 from tunescribe.transforms.ingest.youtube import YoutubeOptions
-from tunescribe.pipelines.corpus import write_corpus
-from tunescribe.pipelines.quality import quality_stats
 from tunescribe.schemas import CLIP_SCHEMA_VERSION, REJECT_SCHEMA_VERSION
 from tunescribe.transforms.sinks.compact import CompactLedger
 from tunescribe.transforms.sinks.layout import SHARDS_DIR, WORK_DIR

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import apache_beam as beam
-
 from tunescribe.pipelines.config import BuildConfig
 from tunescribe.transforms.quality.caption_stats import ComputeCaptionStats
 from tunescribe.transforms.quality.decide import Decisions
@@ -42,5 +40,3 @@ def quality_stats(clips, cfg: BuildConfig):
         rejects.append(bad_clap)
     return scored, rejects
 
-
-__all__ = ["decisions_of", "quality_stats", "beam"]

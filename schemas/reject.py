@@ -47,3 +47,7 @@ class Reject:
 
     def to_row(self) -> dict:
         return {**dataclasses.asdict(self), "schema_version": REJECT_SCHEMA_VERSION}
+
+    @staticmethod
+    def from_row(row: dict) -> "Reject":
+        return Reject(**{f.name: row[f.name] for f in dataclasses.fields(Reject)})

@@ -6,13 +6,13 @@ so the pipeline meets it through the same ffmpeg/csv/json readers a real run use
 
 from __future__ import annotations
 
-import json
 import pathlib
 import struct
 
 import soundfile as sf
 import yaml
 
+from fault_helpers import Books
 from mtg_corpus import RATE, tone
 
 __all__ = ["RATE", "tone", "wav_bytes", "write_tone", "flac_with_total", "wav_with_title", "build_config",
@@ -75,18 +75,15 @@ def build_config(root: pathlib.Path, inputs: list[dict], **sections) -> pathlib.
 
 def corpus_outcomes(corpus: pathlib.Path) -> tuple[set[str], dict[str, set[tuple[str, str]]]]:
     """(source ids with clips in the corpus, source id -> {(stage, reason)} of its rejects)."""
-    import pyarrow.parquet as pq
-
-    accepted = set(pq.read_table(corpus / "clips", columns=["source_id"]).column("source_id").to_pylist()) \
-        if any((corpus / "clips").glob("*.parquet")) else set()
+    books = Books(corpus)
     rejected: dict[str, set] = {}
-    for r in pq.read_table(corpus / "rejects.parquet").to_pylist():
+    for r in books.rejects:
         rejected.setdefault(r["source_id"], set()).add((r["stage"], r["reason"]))
-    return accepted, rejected
+    return {c["source_id"] for c in books.clips}, rejected
 
 
 def ledger(corpus: pathlib.Path) -> dict:
     """stats.json's source ledger; it must balance."""
-    sources = json.loads((corpus / "stats.json").read_text())["sources"]
-    assert sources["ingested"] == sources["accepted"] + sources["rejected"], sources
-    return sources
+    books = Books(corpus)
+    assert books.balanced(), books.stats["sources"]
+    return books.stats["sources"]

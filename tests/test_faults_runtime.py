@@ -29,7 +29,6 @@ import tarfile
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from conftest import write_audio
 from fault_helpers import Books, build_under_watchdog

@@ -13,11 +13,11 @@ import soundfile as sf
 import yaml
 
 from tunescribe.pipelines.commands.build import run_build
-from tunescribe.pipelines.commands.filter import decide, report, run_filter
+from tunescribe.pipelines.commands.filter import report, run_filter
 from tunescribe.pipelines.config import ConfigError, load_config
 from tunescribe.pipelines.quality import decisions_of
 from tunescribe.transforms.quality.candidates import CANDIDATES_FILE, read_candidates
-from tunescribe.transforms.quality.decide import DECISION_STAGES
+from tunescribe.transforms.quality.decide import DECISION_STAGES, decide_in_process
 
 
 def _config(tmp_path, folder, music, quality, **sections):
@@ -52,18 +52,18 @@ def test_refilter_equals_full_rebuild(tmp_path, audio_dev):
     stored = read_candidates(f"{built['strict'].output}/.tunescribe/{CANDIDATES_FILE}")
 
     for name, cfg in built.items():
-        accepted, rejects = decide(stored, decisions_of(cfg))  # the dry run's decisions
+        accepted, rejects = decide_in_process(stored, decisions_of(cfg))  # the dry run's decisions
         rebuilt_accepted, rebuilt_rejects = _outcome(cfg.output)
         assert sorted((c.key, tuple(k.text for k in c.captions)) for c in accepted) == rebuilt_accepted
-        assert sorted((k, s, r) for k, s, r, _ in rejects) == rebuilt_rejects
+        assert sorted((r.key, r.stage, r.reason) for r in rejects) == rebuilt_rejects
         print(f"\n{name}: {len(accepted)} accepted, {len(rejects)} rejected, same as the rebuild")
         if name == "loose":
-            assert not any(r == "duplicate_audio_near" for _, _, r, _ in rejects)
+            assert not any(r.reason == "duplicate_audio_near" for r in rejects)
             assert any(c.stats["duration_s"] < 3 for c in accepted)  # loosened: short clips come back
             before = {c.key: len(c.captions) for c in stored}
             assert any(0 < len(c.captions) < before[c.key] for c in accepted)
         else:
-            assert any(r == "duplicate_audio_near" for _, _, r, _ in rejects)
+            assert any(r.reason == "duplicate_audio_near" for r in rejects)
     assert "clips dropped" in report(stored, decisions_of(built["strict"]), 5)
 
     # The written corpus: strict -> loose (clips come back: their audio is in the stats store) and

@@ -38,6 +38,12 @@ def test_reject_row_fits_schema():
     assert pa.Table.from_pylist([row], schema=REJECT_SCHEMA).num_rows == 1
 
 
+def test_reject_round_trips_through_its_table_row():
+    reject = Reject("s", "segment", "too_short", "0.5 s", "m.csv", key="s_00001", clip_index=1)
+    row = pa.Table.from_pylist([reject.to_row()], schema=REJECT_SCHEMA).to_pylist()[0]
+    assert Reject.from_row(row) == reject
+
+
 def test_source_key_is_stable_and_range_sensitive():
     assert source_key("a", None, None) == source_key("a", None, None)
     assert source_key("a", 0.0, 10.0) != source_key("a", None, None) != source_key("b", None, None)

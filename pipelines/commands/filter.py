@@ -23,8 +23,8 @@ import os
 import time
 from collections import Counter
 
-import numpy as np
 import apache_beam as beam
+import numpy as np
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -36,11 +36,9 @@ from tunescribe.pipelines.quality import decisions_of
 from tunescribe.pipelines.stops import run_or_stop
 from tunescribe.schemas import Clip, Reject
 from tunescribe.transforms.quality.candidates import CANDIDATES_FILE, candidates_metadata, read_candidates
-from tunescribe.transforms.quality.decide import DECISION_STAGES, Decisions, clip_verdict
-from tunescribe.transforms.sinks import layout
-from tunescribe.transforms.quality.decontaminate import EvalIndex, contamination, load_eval_set
-from tunescribe.transforms.quality.dedup import Summary, find_duplicates
+from tunescribe.transforms.quality.decide import DECISION_STAGES, Decisions, decide_in_process
 from tunescribe.transforms.quality.rules import caption_failures
+from tunescribe.transforms.sinks import layout
 
 
 def add_arguments(parser) -> None:
@@ -50,35 +48,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--output", help="where to write the re-filtered corpus (overrides the config's `output`)")
     parser.add_argument("--dry-run", action="store_true", help="only print what each rule would drop")
     parser.add_argument("--bins", type=int, default=10, help="histogram bins")
-
-
-def decide(clips, d: Decisions):
-    """The decisions of DecideQuality, in one process: (accepted clips, [(key, stage, reason, detail)])."""
-    index = EvalIndex([load_eval_set(e) for e in d.eval_sets]) if d.eval_sets else None
-    survivors, rejects = [], []
-    for clip in clips:
-        judged, failures = clip_verdict(clip, d)
-        if failures:
-            rejects.append((clip.key, "quality", failures[0][0], "; ".join(f"{r}: {t}" for r, t in failures)))
-            continue
-        hit = index and contamination(judged, index, d.dedup.max_ber or 0.1, d.dedup.min_overlap_s,
-                                      d.dedup.min_coverage)
-        if hit:
-            rejects.append((clip.key, "decontaminate", *hit))
-            continue
-        survivors.append(judged)
-    verdicts = find_duplicates([Summary.of(c) for c in survivors], d.dedup)
-    accepted = []
-    for clip in survivors:
-        v = verdicts.get(clip.key)
-        if v is not None and v.reason:
-            rejects.append((clip.key, "dedup", v.reason, f"{v.detail}; kept: {v.twin}"))
-        elif v is not None:  # loses its near-duplicate captions, as in DecideQuality
-            accepted.append(dataclasses.replace(
-                clip, captions=tuple(c for i, c in enumerate(clip.captions) if i not in v.drop_captions)))
-        else:
-            accepted.append(clip)
-    return accepted, rejects
 
 
 def histogram(values, bins: int) -> list[str]:
@@ -92,14 +61,14 @@ def histogram(values, bins: int) -> list[str]:
 
 
 def report(clips, d: Decisions, bins: int) -> str:
-    accepted, rejects = decide(clips, d)
+    accepted, rejects = decide_in_process(clips, d)
     rule_clips, rule_captions = Counter(), Counter()
     for clip in clips:
         for caption in clip.captions:
             for reason in {r for r, _ in caption_failures(caption, clip, d.captions)}:
                 rule_captions[reason] += 1
-    for _, stage, reason, _ in rejects:
-        rule_clips[f"{stage}/{reason}"] += 1
+    for r in rejects:
+        rule_clips[f"{r.stage}/{r.reason}"] += 1
     lines = [f"tunescribe filter (dry run): {len(clips)} candidate clips -> {len(accepted)} accepted, "
              f"{len(rejects)} rejected", "  clips dropped, by first reason:"]
     lines += [f"    {n:7d}  {r}" for r, n in sorted(rule_clips.items())] or ["    (none)"]
@@ -139,10 +108,6 @@ def check_filterable(corpus: str, cfg: BuildConfig) -> None:
                           "`tunescribe build` with it instead")
 
 
-def reject_of(row: dict) -> Reject:
-    return Reject(**{f.name: row[f.name] for f in dataclasses.fields(Reject)})
-
-
 def stamped(clip: Clip, config_hash: str) -> Clip:
     """The clip as a build with this config would have made it: only the config hash differs
     (check_filterable made sure every section that makes clips is the same)."""
@@ -161,7 +126,7 @@ def filter_pipeline(p: beam.Pipeline, corpus: str, cfg: BuildConfig) -> None:
     undecided = (
         p
         | "ReadRejects" >> beam.io.ReadFromParquet(layout.join(corpus, layout.REJECTS_FILE))
-        | "ToReject" >> beam.Map(reject_of)
+        | "ToReject" >> beam.Map(Reject.from_row)
         | "BeforeDecisions" >> beam.Filter(lambda r: r.stage not in DECISION_STAGES)
     )
     stage_counts = {name: n for name, n in before["stages"].items() if name not in DECIDED_STAGES}

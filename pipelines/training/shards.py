@@ -77,7 +77,7 @@ def partition(shards: Sequence[Shard], part: int, nparts: int) -> list[ShardRang
     """The sample ranges of part `part` of `nparts` (see module doc)."""
     if not 0 <= part < nparts:
         raise ValueError(f"part {part} of {nparts}")
-    total = sum(s.nsamples for s in shards)
+    total = total_samples(shards)
     lo, hi = part * total // nparts, (part + 1) * total // nparts
     ranges, first = [], 0
     for shard in shards:

@@ -17,6 +17,7 @@ import soxr
 
 from tunescribe.schemas import Clip
 from tunescribe.transforms.attributes.base import AttributeExtractor
+from tunescribe.transforms.audio.loudness import ABSOLUTE_GATE_LUFS
 
 
 def make_extractor(name: str, key_profile: str = "albrecht") -> AttributeExtractor:
@@ -33,15 +34,16 @@ def make_extractor(name: str, key_profile: str = "albrecht") -> AttributeExtract
 
 
 EXTRACTORS = ("librosa", "essentia")
-SILENT_LUFS = -70.0  # BS.1770's absolute gate: a clip measured below it is treated as silence
+SILENT_LUFS = ABSOLUTE_GATE_LUFS  # BS.1770's absolute gate: a clip measured below it is treated as silence
 
 
-def mono_at(clip: Clip, rate: int) -> np.ndarray:
+def mono_at(clip: Clip, rate: int, quality: str = "MQ") -> np.ndarray:
+    """The clip's (or anything with `samples` and `sample_rate`) mono mix at `rate`, float32."""
     samples = clip.samples
     mono = samples[0] if samples.shape[0] == 1 else samples.mean(axis=0)
     if clip.sample_rate == rate:
         return np.asarray(mono, dtype=np.float32)
-    return soxr.resample(mono, clip.sample_rate, rate, quality="MQ")
+    return np.asarray(soxr.resample(mono, clip.sample_rate, rate, quality=quality), dtype=np.float32)
 
 
 class ExtractAttributes(beam.DoFn):
@@ -51,9 +53,11 @@ class ExtractAttributes(beam.DoFn):
         self.extractors = tuple(extractors)
 
     def setup(self):
-        from threadpoolctl import ThreadpoolController
+        from threadpoolctl import threadpool_limits
 
-        self._blas = ThreadpoolController()  # see ComputeAudioStats.setup: one BLAS thread per worker
+        # One BLAS thread for the whole process, as ComputeAudioStats.setup sets it and for the same
+        # reasons (a per-call limit would let concurrent bundle threads run with 1 or N by chance).
+        threadpool_limits(limits=1, user_api="blas")
         for extractor in self.extractors:
             extractor.setup()
 
@@ -63,9 +67,8 @@ class ExtractAttributes(beam.DoFn):
             return
         resampled: dict[int, np.ndarray] = {}
         found = []
-        with self._blas.limit(limits=1, user_api="blas"):
-            for extractor in self.extractors:
-                if extractor.rate not in resampled:
-                    resampled[extractor.rate] = mono_at(clip, extractor.rate)
-                found.extend(extractor.extract(resampled[extractor.rate]))
+        for extractor in self.extractors:
+            if extractor.rate not in resampled:
+                resampled[extractor.rate] = mono_at(clip, extractor.rate)
+            found.extend(extractor.extract(resampled[extractor.rate]))
         yield dataclasses.replace(clip, attributes=clip.attributes + tuple(found))

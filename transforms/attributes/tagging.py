@@ -21,22 +21,16 @@ from typing import Any, Iterable, Optional, Sequence
 
 import apache_beam as beam
 import numpy as np
-import soxr
 from apache_beam.ml.inference.base import PredictionResult, RunInference
 
 from tunescribe.schemas import Tag
+from tunescribe.transforms.attributes.extract import mono_at
+from tunescribe.transforms.ingest.vocabulary import categorise
 from tunescribe.transforms.models.base import Batching, ModelSource, TunescribeModelHandler
 from tunescribe.transforms.stage import Rejected, stop_on_disk_full, to_reject
 
 log = logging.getLogger(__name__)
 ACTIVATIONS = ("auto", "sigmoid", "softmax")
-
-
-def categorise_label(label: str) -> tuple[str, str]:
-    """A model's class label -> (tag name, category) in tunescribe's tag vocabulary."""
-    from tunescribe.transforms.ingest.vocabulary import categorise
-
-    return categorise(label)
 
 
 @dataclasses.dataclass
@@ -87,13 +81,7 @@ class AudioClassificationHandler(TunescribeModelHandler[Any, list, LoadedClassif
         import torch
 
         rate = model.sample_rate
-        audio = []
-        for example in batch:
-            samples = example.samples
-            mono = samples[0] if samples.shape[0] == 1 else samples.mean(axis=0)
-            if example.sample_rate != rate:
-                mono = soxr.resample(mono, example.sample_rate, rate, quality="HQ")
-            audio.append(np.asarray(mono, dtype=np.float32))
+        audio = [mono_at(example, rate, quality="HQ") for example in batch]
         inputs = model.features(audio, sampling_rate=rate, return_tensors="pt",
                                 **({"padding": True} if _pads(model.features) else {}))
         dtype = next(model.model.parameters()).dtype
@@ -123,7 +111,7 @@ def merge_tags(existing: tuple[Tag, ...], predicted: Iterable[tuple[str, float]]
     seen = {(t.name, t.origin) for t in existing}
     added = []
     for label, score in sorted(predicted, key=lambda p: -p[1]):
-        name, category = categorise_label(label)
+        name, category = categorise(label)  # a model's class label onto the shared vocabulary
         if name and (name, origin) not in seen:
             seen.add((name, origin))
             added.append(Tag(name=name, category=category, origin=origin, score=round(score, 6)))

@@ -117,8 +117,9 @@ class PerClipHandler(ModelHandler[ClipJob, tuple[ClipJob, list[Generation]], Any
         return self.inner.get_metrics_namespace()
 
 
-def caption_reject(clip: Clip, captioner: Captioner, prompt: Prompt, reason: str, detail: str) -> Reject:
-    model_id, _ = captioner.handler.model_identity()
+def caption_reject(clip: Clip, captioner: Captioner, prompt: Prompt, reason: str, detail: str,
+                   model_id: str) -> Reject:
+    # model_id is looked up once per DoFn, not per reject: a local folder's identity hashes its files.
     return Reject(source_id=clip.source_id, key=clip.key, clip_index=clip.clip_index, stage=STAGE, reason=reason,
                   detail=f"{captioner.name} {prompt.task} ({prompt.ref}, {model_id}): {detail}",
                   input_uri=clip.input_uri)
@@ -132,6 +133,7 @@ class _Jobs(beam.DoFn):
 
     def setup(self):
         self.no_inputs = beam.metrics.Metrics.counter(STAGE, f"{self.captioner.name}/no_inputs")
+        self.model_id = self.captioner.handler.model_identity()[0]
 
     def process(self, clip: Clip):
         try:
@@ -139,7 +141,8 @@ class _Jobs(beam.DoFn):
         except Rejected as exc:
             yield beam.pvalue.TaggedOutput("skip", clip)
             for p in self.captioner.prompts:
-                yield beam.pvalue.TaggedOutput(REJECTS, caption_reject(clip, self.captioner, p, exc.reason, exc.detail))
+                yield beam.pvalue.TaggedOutput(
+                    REJECTS, caption_reject(clip, self.captioner, p, exc.reason, exc.detail, self.model_id))
             return
         if job is None:
             self.no_inputs.inc()
@@ -164,13 +167,13 @@ class _Attach(beam.DoFn):
         for prompt, request, answer in zip(job.prompts, job.requests, answers):
             if not answer.ok:
                 yield beam.pvalue.TaggedOutput(
-                    REJECTS, caption_reject(clip, self.captioner, prompt, answer.error, answer.detail))
+                    REJECTS, caption_reject(clip, self.captioner, prompt, answer.error, answer.detail, self.model_id))
                 continue
             try:
                 text, new_attributes = read_answer(getattr(prompt, "output", "text"), answer.text)
             except Rejected as exc:
                 yield beam.pvalue.TaggedOutput(REJECTS, caption_reject(clip, self.captioner, prompt, exc.reason,
-                                                                       exc.detail))
+                                                                       exc.detail, self.model_id))
                 continue
             captions.append(Caption(
                 text=text, task=prompt.task, backend=self.backend, prompt_id=prompt.id,
@@ -186,18 +189,18 @@ class _Attach(beam.DoFn):
         yield dataclasses.replace(clip, captions=clip.captions + tuple(captions), tags=tags)
 
 
-def _failed_batch(element, captioner: Captioner):
+def _failed_batch(element, captioner: Captioner, model_id: Optional[str] = None):
     """A batch whose inference raised: every clip goes on uncaptioned, each request is a reject."""
     batch, error = element  # error: (exception type, repr, traceback lines), as Beam's dead letters carry it
     exc_type, exc_repr = error[0], error[1]
-    stop_on_disk_full("captions", *error)
+    stop_on_disk_full(STAGE, *error)
     reason = "inference_failed"
     for job in batch:
         yield job.clip
         for prompt in job.prompts:
             yield beam.pvalue.TaggedOutput(REJECTS, caption_reject(
                 job.clip, captioner, prompt, reason, f"{getattr(exc_type, '__name__', exc_type)}: "
-                                                     f"{str(exc_repr)[:RAW_KEPT]}"))
+                                                     f"{str(exc_repr)[:RAW_KEPT]}", model_id))
 
 
 class ModelCaptions(beam.PTransform):
@@ -212,8 +215,8 @@ class ModelCaptions(beam.PTransform):
         jobs = clips | "Jobs" >> beam.ParDo(_Jobs(c)).with_outputs("skip", REJECTS, main="jobs")
         answered, failed = jobs.jobs | "RunInference" >> RunInference(PerClipHandler(c.handler)).with_exception_handling()
         attached = answered | "Attach" >> beam.ParDo(_Attach(c)).with_outputs(REJECTS, main="clips")
-        recovered = failed.failed_inferences | "FailedBatches" >> beam.ParDo(_failed_batch, c).with_outputs(
-            REJECTS, main="clips")
+        recovered = failed.failed_inferences | "FailedBatches" >> beam.ParDo(
+            _failed_batch, c, c.handler.model_identity()[0]).with_outputs(REJECTS, main="clips")
         out = (jobs.skip, attached.clips, recovered.clips) | "Clips" >> beam.Flatten()
         rejects = (jobs[REJECTS], attached[REJECTS], recovered[REJECTS]) | "Rejects" >> beam.Flatten()
         return out, rejects

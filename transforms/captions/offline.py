@@ -29,6 +29,7 @@ from tunescribe.schemas import Attribute, Caption, Clip, Tag
 from tunescribe.transforms.captions import phrasing as P
 from tunescribe.transforms.captions import style_model
 from tunescribe.transforms.captions.grammar import article, is_plural, join_words, with_article, word_list
+from tunescribe.transforms.captions.prompts import PREDICTED_ORIGIN  # tags an LLM predicted: outputs, never inputs
 from tunescribe.transforms.ingest.vocabulary import CANONICAL
 
 VOCABULARY_MOODS = frozenset(CANONICAL["mood"].split())  # the vocabulary's one-word moods and themes
@@ -41,7 +42,6 @@ TASKS = ("writing", "summary", "paraphrase", "attribute_prediction")
 # when models write all four tasks, so a clip whose model captions fail keeps a caption.
 FALLBACK_TASK = "template"
 MIN_WORDS = 4  # the quality gate's default minimum (quality.captions.min_words)
-PREDICTED_ORIGIN = "llm:"  # tags an LLM predicted (prompts.py) are outputs, never inputs
 _FIELD = re.compile(r"\{(?:(a|A|is|the|each) )?([a-z_]+)\}")
 # A voice already doing something ("male voice talking") is not said to be singing as well.
 _SINGING = re.compile(r"\b((?:sing|speak|talk|rapp|humm|whistl|chant|narrat|shout|scream|yell|laugh|croon|yodel|"

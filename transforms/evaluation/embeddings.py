@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
+from tunescribe.transforms.models.causal_lm import resolve_device
+
 BERTSCORE_MODEL = "roberta-large"  # bert_score's default for lang="en" ...
 BERTSCORE_LAYERS = 17  # ... and the layer it takes from roberta-large
 
@@ -51,7 +53,7 @@ def bertscore_f1(predictions: Sequence[str], references: Sequence[str] | Sequenc
                       f"tokenizer>, or set TUNESCRIBE_ALLOW_DOWNLOAD=1 where the hub can be reached")
     if hasattr(encoder, "encoder") and hasattr(encoder.encoder, "layer"):
         encoder.encoder.layer = encoder.encoder.layer[:layers]  # drop unused layers, as bert_score does
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(device or "auto")
     encoder.to(device)
     byte_level = "Roberta" in type(tokenizer).__name__ or "GPT2" in type(tokenizer).__name__
     special = {tokenizer.cls_token_id, tokenizer.sep_token_id}

@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
+from tunescribe.transforms.captions.prompts import PREDICTED_ORIGIN
 from tunescribe.transforms.ingest.vocabulary import TABLE
 from tunescribe.transforms.ingest.vocabulary import categorise as _categorise
 
@@ -61,7 +62,7 @@ class Support:
         texts = []
         for tag in tags:
             name, origin = (tag["name"], tag.get("origin", "")) if isinstance(tag, dict) else (tag.name, tag.origin)
-            if str(origin).startswith("llm:"):  # an LLM's prediction is an output, not an input
+            if str(origin).startswith(PREDICTED_ORIGIN):  # an LLM's prediction is an output, not an input
                 continue
             texts.append(name)
             names.add(categorise(name)[0])

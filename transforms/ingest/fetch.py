@@ -28,11 +28,8 @@ import apache_beam as beam
 
 from tunescribe.schemas import SourceItem
 from tunescribe.transforms.ingest.remote import RemoteOptions, fetch_http, fetch_object, http_filesystem, with_retries
+from tunescribe.transforms.ingest.roots import is_local
 from tunescribe.transforms.ingest.youtube import YoutubeOptions, download_audio, site_extractor_for
-
-
-def is_local(uri: str) -> bool:
-    return "://" not in uri or uri.startswith("file://")
 
 
 class FetchAudio(beam.DoFn):

@@ -30,6 +30,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from tunescribe.schemas import Caption, SourceItem
 from tunescribe.transforms.ingest.remote import open_remote
+from tunescribe.transforms.ingest.roots import is_local
 from tunescribe.transforms.ingest.tags import normalise_tags, split_tag_field
 from tunescribe.transforms.ingest.youtube import YoutubeOptions
 from tunescribe.transforms.stage import Rejected
@@ -101,9 +102,9 @@ class ManifestRow:
     clip_index = property(lambda self: None)
 
 
-def _open_manifest(uri: str, fmt: str):
+def _open_manifest(uri: str):
     """Local files through Beam's FileSystems, URLs through fsspec; both stream."""
-    if "://" not in uri or uri.startswith("file://"):
+    if is_local(uri):
         if not FileSystems.exists(uri):
             raise Rejected("missing_manifest", f"manifest not found: {uri}")
         if uri.lower().endswith(COMPRESSED):  # fsspec's decompressors are file objects TextIOWrapper takes
@@ -141,7 +142,7 @@ class ReadManifest(beam.DoFn):
         fmt = self.fmt or manifest_format(uri)
         if fmt not in FORMATS:
             raise Rejected("unsupported_manifest", f"unknown manifest format {fmt!r} (use one of {FORMATS})")
-        with _open_manifest(uri, fmt) as raw:
+        with _open_manifest(uri) as raw:
             if fmt == "parquet":
                 yield from _parquet_rows(uri, raw)
                 return

@@ -189,12 +189,16 @@ def with_retries(attempt: Callable[[], object], options: RemoteOptions, url: str
 
 # --- downloads -------------------------------------------------------------------------------
 
-def http_filesystem(options: RemoteOptions):
-    """fsspec's HTTP filesystem with our timeouts (aiohttp: per-connect and per-read)."""
+def client_timeout(options: RemoteOptions):
+    """aiohttp's timeouts for our requests: per-connect and per-read, no total (bodies may be long)."""
     import aiohttp
 
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=options.timeout_s, sock_read=options.timeout_s)
-    return fsspec.filesystem("http", client_kwargs={"timeout": timeout}, skip_instance_cache=True)
+    return aiohttp.ClientTimeout(total=None, sock_connect=options.timeout_s, sock_read=options.timeout_s)
+
+
+def http_filesystem(options: RemoteOptions):
+    """fsspec's HTTP filesystem with our timeouts."""
+    return fsspec.filesystem("http", client_kwargs={"timeout": client_timeout(options)}, skip_instance_cache=True)
 
 
 class Pace:
@@ -247,20 +251,26 @@ def _stream_to(f, dest: str, max_bytes: int, content_type: str, size: Optional[i
     return kind or "media"
 
 
+@contextlib.contextmanager
+def _removed_on_failure(dest: str):
+    """A failed try leaves no partial file behind (the next try, or the decoder, would read it)."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(dest)
+        raise
+
+
 def fetch_http(url: str, dest: str, fs, options: RemoteOptions) -> str:
     """GET `url` streamed into `dest`; returns the sniffed kind, "html" for a web page (not saved)."""
     def attempt():
-        try:
-            with fs.open(url, "rb", block_size=0) as f:  # block_size 0: one streamed GET
-                headers = getattr(getattr(f, "r", None), "headers", {}) or {}
-                length = headers.get("Content-Length")
-                size = int(length) if length and length.isdigit() else None
-                return _stream_to(f, dest, options.max_bytes, headers.get("Content-Type", ""), size,
-                                  options.min_bytes_per_s, options.timeout_s)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(dest)
-            raise
+        with _removed_on_failure(dest), fs.open(url, "rb", block_size=0) as f:  # block_size 0: one streamed GET
+            headers = getattr(getattr(f, "r", None), "headers", {}) or {}
+            length = headers.get("Content-Length")
+            size = int(length) if length and length.isdigit() else None
+            return _stream_to(f, dest, options.max_bytes, headers.get("Content-Type", ""), size,
+                              options.min_bytes_per_s, options.timeout_s)
 
     return with_retries(attempt, options, url)
 
@@ -273,14 +283,10 @@ def fetch_object(uri: str, dest: str, options: RemoteOptions) -> str:
         raise Rejected("unsupported_scheme", f"{uri.split('://', 1)[0]}://: {exc}") from None
 
     def attempt():
-        try:
+        with _removed_on_failure(dest):
             size = fs.info(path).get("size")
             with fs.open(path, "rb") as f:
                 return _stream_to(f, dest, options.max_bytes, "", size, options.min_bytes_per_s, options.timeout_s)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(dest)
-            raise
 
     return with_retries(attempt, options, uri)
 
@@ -293,8 +299,7 @@ def probe_http(url: str, headers: dict, options: RemoteOptions) -> Optional[Reje
     import aiohttp
 
     async def probe():
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=options.timeout_s, sock_read=options.timeout_s)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        async with aiohttp.ClientSession(timeout=client_timeout(options)) as session:
             async with session.get(url, headers={**headers, "Range": f"bytes=0-{SNIFF_BYTES - 1}"}) as r:
                 r.raise_for_status()
                 head = b""
@@ -318,8 +323,5 @@ def open_remote(uri: str, options: RemoteOptions = RemoteOptions()):
     """An fsspec file object for reading a remote manifest (compression from the extension)."""
     kwargs = {}
     if urlsplit(uri).scheme in ("http", "https"):
-        import aiohttp
-
-        kwargs["client_kwargs"] = {"timeout": aiohttp.ClientTimeout(
-            total=None, sock_connect=options.timeout_s, sock_read=options.timeout_s)}
+        kwargs["client_kwargs"] = {"timeout": client_timeout(options)}
     return fsspec.open(uri, "rb", compression="infer", **kwargs)

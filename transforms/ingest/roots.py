@@ -30,6 +30,10 @@ def local_path(uri: str) -> str | None:
     return None if "://" in uri else uri
 
 
+def is_local(uri: str) -> bool:
+    return local_path(uri) is not None
+
+
 def is_inside(path: str, roots: Iterable[str]) -> bool:
     real = os.path.realpath(path)
     return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in roots)

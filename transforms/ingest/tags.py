@@ -7,7 +7,7 @@ import json
 from typing import Iterable
 
 from tunescribe.schemas import Tag
-from tunescribe.transforms.ingest.vocabulary import categorise, normalise_name
+from tunescribe.transforms.ingest.vocabulary import categorise
 
 
 def _parse_list(text: str):
@@ -35,10 +35,6 @@ def split_tag_field(value, separator: str = ",") -> list[str]:
         if parsed is not None:
             return parsed
     return text.split(separator) if separator else [text]
-
-
-def normalise_tag(raw: str) -> str:
-    return normalise_name(raw)
 
 
 def normalise_tags(raw_tags: Iterable[str], origin: str = "manifest") -> tuple[Tag, ...]:

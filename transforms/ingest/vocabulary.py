@@ -114,11 +114,11 @@ _WEAK = (
                     "hihat", "snare", "kick", "808", "orchestra", "lute", "fiddle", "beat", "beats",
                     "groove", "riff", "riffs", "bassline", "arpeggio", "arpeggios", "chords",
                     "pads", "instruments", "instrument", "clap", "claps", "clapping", "djembe",
-                    "e-bass", "e-guitar", "e-piano", "hat", "hats", "trumpet", "synthesiser", "drumming",
+                    "e-bass", "e-guitar", "e-piano", "hat", "hats", "synthesiser", "drumming",
                     "didgeridoo", "theremin", "turntable", "turntables", "scratching", "rimshot",
                     "rimshots", "bell", "piccolo", "recorder", "kalimba", "steelpan", "gong", "cowbell",
                     "triangle", "woodblock", "koto", "shamisen", "erhu", "guzheng", "oud", "bagpipes",
-                    "dhol", "tabla", "mridangam", "veena", "shehnai", "bouzouki", "balalaika", "melodica",
+                    "dhol", "mridangam", "veena", "shehnai", "bouzouki", "balalaika", "melodica",
                     "percussive", "conductor", "ensemble", "band", "quartet", "trio"}),
     ("tempo", {"fast", "slow", "quick", "rapid", "moderate", "medium"}),
     ("genre", {"hip-hop", "trap", "club", "cinematic", "traditional", "devotional", "religious",
@@ -134,7 +134,7 @@ _WEAK = (
               "bouncy", "perky", "entertaining", "enigmatic", "celestial", "dangerous", "eccentric",
               "gentle", "meditation", "meditational", "serene", "tranquil", "cheesy", "quirky",
               "triumphant", "majestic", "somber", "sombre", "gloomy", "moody", "bright", "dreamlike",
-              "emotive", "expressive", "optimistic", "reflective", "sentimental", "tender", "whimsical"}),
+              "emotive", "expressive", "optimistic", "reflective", "tender", "whimsical"}),
 )
 
 

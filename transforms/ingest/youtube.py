@@ -24,7 +24,7 @@ import time
 from functools import lru_cache
 from typing import Optional
 
-from tunescribe.transforms.ingest.remote import Pace, RemoteOptions, http_status_reason, probe_http, sniff
+from tunescribe.transforms.ingest.remote import SNIFF_BYTES, Pace, RemoteOptions, http_status_reason, probe_http, sniff
 from tunescribe.transforms.stage import Rejected
 
 log = logging.getLogger(__name__)
@@ -117,10 +117,9 @@ class _Log:
 
 def _messages(exc: BaseException) -> str:
     parts = [str(exc)]
-    for attr in ("exc_info",):
-        info = getattr(exc, attr, None)
-        if info and info[1] is not None:
-            parts.append(str(info[1]))
+    info = getattr(exc, "exc_info", None)
+    if info and info[1] is not None:
+        parts.append(str(info[1]))
     cause = exc.__cause__ or exc.__context__
     if cause is not None:
         parts.append(str(cause))
@@ -332,7 +331,7 @@ def download_audio(url: str, start_s: Optional[float], end_s: Optional[float], o
     if os.path.getsize(path) > remote.max_bytes:
         raise Rejected("too_large", f"{os.path.getsize(path)} bytes > max_bytes {remote.max_bytes}")
     with open(path, "rb") as f:
-        head = f.read(4096)
+        head = f.read(SNIFF_BYTES)
     if sniff(head) in (None, "html", "text"):
         raise Rejected("not_audio", f"the downloaded file is not audio (starts {head[:16]!r})")
     return path, (section[0] if section else 0.0)

@@ -75,10 +75,11 @@ class AudioSeq2SeqHandler(TunescribeModelHandler[AudioRequest, Generation, Loade
                                        logits_processor=processors)
         gen_config = model.model.generation_config
         eos, pad = gen_config.eos_token_id, gen_config.pad_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos])  # generation configs may list several
         results = []
         for row in ids.tolist():
             n = sum(1 for t in row if t != pad)
-            finish = "stop" if eos in row else "length"
+            finish = "stop" if eos_ids.intersection(row) else "length"
             results.append(Generation(text=model.tokenizer.decode(row, skip_special_tokens=True),
                                       completion_tokens=n, finish_reason=finish))
         return results

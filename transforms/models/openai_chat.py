@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
-import io
 import json
 import logging
 import os
@@ -27,7 +26,9 @@ import threading
 from typing import Any, Optional, Sequence, Union
 
 import apache_beam as beam
+import numpy as np
 
+from tunescribe.transforms.audio.encode import encode_pcm
 from tunescribe.transforms.models.base import Batching, TunescribeModelHandler
 from tunescribe.transforms.models.generation import (
     AudioRequest, Generation, GenerationParams, TextRequest, resample,
@@ -114,7 +115,6 @@ class EndpointClient:
         self.headers = endpoint.headers()
         self.url = endpoint.base_url.rstrip("/") + "/chat/completions"
         self.sent = 0  # attempts, against the budget
-        self.prompt_tokens = self.completion_tokens = 0
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="tunescribe-http", daemon=True)
@@ -157,11 +157,7 @@ class EndpointClient:
                     # httpx's timeout is per read: a reply dripping a byte a second would never end.
                     # timeout_s is also the whole request's deadline.
                     status, content, headers = await asyncio.wait_for(self._post(body), e.timeout_s)
-                gen = parse_reply(status, content, headers)
-                with self._lock:
-                    self.prompt_tokens += gen.prompt_tokens or 0
-                    self.completion_tokens += gen.completion_tokens or 0
-                return dataclasses.replace(gen, attempts=attempt)
+                return dataclasses.replace(parse_reply(status, content, headers), attempts=attempt)
             except _Failure as f:
                 failure = f
             except (httpx2.TimeoutException, asyncio.TimeoutError) as exc:
@@ -196,11 +192,8 @@ class EndpointClient:
 
 
 def wav_base64(samples, sample_rate: int) -> str:
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, samples, sample_rate, format="WAV", subtype="PCM_16")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    """Mono PCM as base64 16-bit WAV (encode_pcm clips to [-1, 1]: no integer wrap-around)."""
+    return base64.b64encode(encode_pcm(np.asarray(samples)[None, :], sample_rate, "wav")).decode("ascii")
 
 
 class OpenAIChatHandler(TunescribeModelHandler[Union[TextRequest, AudioRequest], Generation, EndpointClient]):

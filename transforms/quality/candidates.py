@@ -12,40 +12,32 @@ One file, written by one worker: fine up to some 10^5 clips; sharding it is futu
 from __future__ import annotations
 
 import apache_beam as beam
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tunescribe.schemas import CLIP_SCHEMA, Clip
 from tunescribe.transforms.sinks.files import write_bytes_atomically
+from tunescribe.transforms.sinks.layout import open_binary, read_table
+from tunescribe.transforms.sinks.parquet import parquet_bytes
 
 CANDIDATES_FILE = "candidates.parquet"
 
 
 def candidates_bytes(clips, metadata: dict | None = None) -> bytes:
-    import io
-
     rows = [c.to_row() for c in sorted(clips, key=lambda c: c.key)]
     schema = CLIP_SCHEMA.with_metadata({**CLIP_SCHEMA.metadata, **{k.encode(): v.encode() for k, v in (metadata or {}).items()}})
-    buf = io.BytesIO()
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), buf, compression="zstd")
-    return buf.getvalue()
+    return parquet_bytes(rows, schema)
 
 
 def candidates_metadata(path: str) -> dict:
-    """The store's metadata (as given to WriteCandidates), without reading its rows."""
-    from apache_beam.io.filesystems import FileSystems
-
-    with FileSystems.open(path) as f:
-        meta = pq.read_schema(pa.BufferReader(f.read())).metadata or {}
+    """The store's metadata (as given to WriteCandidates), from its footer: the rows (the audio of
+    every candidate) are not read."""
+    with open_binary(path) as f:
+        meta = pq.read_schema(f).metadata or {}
     return {k.decode(): v.decode() for k, v in meta.items()}
 
 
 def read_candidates(path: str) -> list[Clip]:
-    from apache_beam.io.filesystems import FileSystems
-
-    with FileSystems.open(path) as f:
-        table = pq.read_table(pa.BufferReader(f.read()))
-    return [Clip.from_row(r) for r in table.to_pylist()]
+    return [Clip.from_row(r) for r in read_table(path).to_pylist()]
 
 
 class WriteCandidates(beam.PTransform):

@@ -15,7 +15,7 @@ with new thresholds and gets what a full rebuild with them would give.
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Optional, Union
 
 import apache_beam as beam
 
@@ -77,17 +77,59 @@ class _PerClip(beam.DoFn):
         yield judged
 
 
+def reject_of(clip: Clip, stage: str, reason: str, detail: str) -> Reject:
+    return Reject(source_id=clip.source_id, key=clip.key, clip_index=clip.clip_index, stage=stage,
+                  reason=reason, detail=detail, input_uri=clip.input_uri)
+
+
+def contamination_hit(clip: Clip, index: EvalIndex, rules: DedupRules) -> Optional[tuple[str, str]]:
+    """(reason, detail) when the clip matches an evaluation set, by id or by audio."""
+    # max_ber None switches off near-duplicate dedup only; decontamination still matches audio.
+    max_ber = 0.1 if rules.max_ber is None else rules.max_ber
+    return contamination(clip, index, max_ber, rules.min_overlap_s, rules.min_coverage)
+
+
+def after_dedup(clip: Clip, verdict) -> Union[Clip, Reject]:
+    """The clip as dedup's verdict leaves it: itself, itself less its near-duplicate captions, or
+    its reject naming the kept twin."""
+    if verdict is None:
+        return clip
+    if verdict.reason:
+        return reject_of(clip, "dedup", verdict.reason, f"{verdict.detail}; kept: {verdict.twin}")
+    return dataclasses.replace(clip, captions=tuple(c for i, c in enumerate(clip.captions)
+                                                    if i not in verdict.drop_captions))
+
+
+def decide_in_process(clips, d: Decisions) -> tuple[list[Clip], list[Reject]]:
+    """DecideQuality's decisions in one process, from the same pieces: (accepted, rejects). For
+    `tunescribe filter --dry-run`, which counts what each rule would drop without a pipeline."""
+    index = EvalIndex([load_eval_set(e) for e in d.eval_sets]) if d.eval_sets else None
+    survivors, rejects = [], []
+    for clip in clips:
+        judged, failures = clip_verdict(clip, d)
+        hit = None if failures else index and contamination_hit(judged, index, d.dedup)
+        if failures:
+            rejects.append(reject_of(clip, "quality", failures[0][0], "; ".join(f"{r}: {t}" for r, t in failures)))
+        elif hit:
+            rejects.append(reject_of(clip, "decontaminate", *hit))
+        else:
+            survivors.append(judged)
+    verdicts = find_duplicates([Summary.of(c) for c in survivors], d.dedup)
+    accepted = []
+    for clip in survivors:
+        outcome = after_dedup(clip, verdicts.get(clip.key))
+        (rejects if isinstance(outcome, Reject) else accepted).append(outcome)
+    return accepted, rejects
+
+
 class _Decontaminate(beam.DoFn):
     def __init__(self, rules: DedupRules):
         self.rules = rules
 
     def process(self, clip: Clip, eval_sets):
-        if eval_sets:
-            index = _index_of(eval_sets)
-            hit = contamination(clip, index, self.rules.max_ber or 0.1, self.rules.min_overlap_s,
-                                self.rules.min_coverage)
-            if hit:
-                raise Rejected(*hit)
+        hit = eval_sets and contamination_hit(clip, _index_of(eval_sets), self.rules)
+        if hit:
+            raise Rejected(*hit)
         yield clip
 
 
@@ -98,22 +140,16 @@ def _index_of(eval_sets) -> EvalIndex:
     key = id(eval_sets)
     if key not in _INDEX_CACHE:  # one index per side-input value per worker
         _INDEX_CACHE.clear()
-        _INDEX_CACHE[key] = EvalIndex(list(eval_sets))
-    return _INDEX_CACHE[key]
+        # The value is kept with its index: while cached, its id cannot be reused by another
+        # side-input value (e.g. a later pipeline's evaluation sets in the same process).
+        _INDEX_CACHE[key] = (eval_sets, EvalIndex(list(eval_sets)))
+    return _INDEX_CACHE[key][1]
 
 
 class _ApplyDedup(beam.DoFn):
     def process(self, clip: Clip, verdicts):
-        v = verdicts.get(clip.key)
-        if v is None:
-            yield clip
-        elif v.reason:
-            yield beam.pvalue.TaggedOutput(REJECTS, Reject(
-                source_id=clip.source_id, key=clip.key, clip_index=clip.clip_index, stage="dedup",
-                reason=v.reason, detail=f"{v.detail}; kept: {v.twin}", input_uri=clip.input_uri))
-        else:
-            keep = tuple(c for i, c in enumerate(clip.captions) if i not in v.drop_captions)
-            yield dataclasses.replace(clip, captions=keep)
+        outcome = after_dedup(clip, verdicts.get(clip.key))
+        yield beam.pvalue.TaggedOutput(REJECTS, outcome) if isinstance(outcome, Reject) else outcome
 
 
 class DecideQuality(beam.PTransform):

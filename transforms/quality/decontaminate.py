@@ -112,10 +112,8 @@ def contamination(clip: Clip, index: EvalIndex, max_ber: float = 0.1, min_overla
     for ref, n in sorted(votes.items(), key=lambda kv: (-kv[1], kv[0]))[:10]:
         if n < 2:
             break
-        b = index.prints[ref]
-        need = min(min_overlap_s, min_coverage * min(len(a), len(b)) * fp.HOP_S) / fp.HOP_S
-        m = fp.match(a, b, min_frames=max(1, int(need)))
-        if m is not None and m.ber <= max_ber and m.frames >= need:
+        m = fp.same_audio(a, index.prints[ref], max_ber, min_overlap_s, min_coverage)
+        if m is not None:
             return "eval_audio", (f"{m.frames * fp.HOP_S:.1f} s match item {ref[1]} of evaluation set {ref[0]} "
                                   f"(bit error rate {m.ber:.3f})")
     return None

@@ -128,10 +128,8 @@ def _near_audio(order, rules: DedupRules) -> dict[str, Verdict]:
         for other, n in sorted(votes.items(), key=lambda kv: (-kv[1], kv[0]))[:20]:
             if n < 2:
                 break
-            b = prints[other]
-            need = min(rules.min_overlap_s, rules.min_coverage * min(len(a), len(b)) * fp.HOP_S) / fp.HOP_S
-            m = fp.match(a, b, min_frames=max(1, int(need)))
-            if m is None or m.ber > rules.max_ber or m.frames < need:
+            m = fp.same_audio(a, prints[other], rules.max_ber, rules.min_overlap_s, rules.min_coverage)
+            if m is None:
                 continue
             covered[m.a_span[0]:m.a_span[1]] = True
             if m.frames > best_frames:

@@ -156,6 +156,15 @@ def match(a: np.ndarray, b: np.ndarray, min_frames: int = 1, candidates: int = 3
     return best
 
 
+def same_audio(a: np.ndarray, b: np.ndarray, max_ber: float, min_overlap_s: float,
+               min_coverage: float) -> Optional[Match]:
+    """The match of `a` in `b` when they share the same audio: a bit error rate <= max_ber over at
+    least min_overlap_s, or, for shorter clips, min_coverage of the shorter one; else None."""
+    need = min(min_overlap_s, min_coverage * min(len(a), len(b)) * HOP_S) / HOP_S
+    m = match(a, b, min_frames=max(1, int(need)))
+    return m if m is not None and m.ber <= max_ber and m.frames >= need else None
+
+
 class ComputeAudioIdentity(beam.DoFn):
     """Clip (with PCM) -> Clip with `audio_hash` and `fingerprint` set."""
 

@@ -44,9 +44,9 @@ def compact_records(item_key: str, grouped: dict, retried: frozenset) -> list[di
     if not list(grouped["items"]):
         return []
     outcome = restorable(item_key, list(grouped["records"]), retried)
-    pointers = {key: (shard, offset) for key, shard, offset in grouped["pointers"]}
     if outcome is None:
         return []
+    pointers = {key: (shard, offset) for key, shard, offset in grouped["pointers"]}
     base = {"run": COMPACT_RUN, "item": item_key}
     out = []
     if outcome.listed is not None:

@@ -96,7 +96,7 @@ def corpus_facts(corpus: str, gallery_size: int = GALLERY_SIZE, max_values: int 
         values["duration_s"].append(durations[keep].astype(np.float32))
         stats = table.column("stats").combine_chunks()
         for field in stats.type:
-            if field.name in values and field.name == "duration_s":
+            if field.name == "duration_s":
                 continue  # also a column of its own
             column = stats.field(field.name).to_numpy(zero_copy_only=False).astype(np.float32)
             values[field.name].append(column[keep])

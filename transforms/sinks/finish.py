@@ -10,7 +10,6 @@ the job.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 
 import apache_beam as beam
@@ -21,12 +20,9 @@ from tunescribe.transforms.sinks.card import render_card
 from tunescribe.transforms.sinks.facts import corpus_facts
 from tunescribe.transforms.sinks.files import TMP_MARK, list_files, read_bytes, write_bytes_atomically
 from tunescribe.transforms.sinks.report import render_report
+from tunescribe.transforms.sinks.stats import stats_json  # sorted, indented JSON: same bytes every run
 
 log = logging.getLogger(__name__)
-
-
-def canonical(obj) -> bytes:
-    return (json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def wids_index(name: str, split: str, shards: list[dict]) -> dict:
@@ -60,7 +56,7 @@ def finish_corpus(shards: list[dict], corpus: str, name: str, settings: dict, **
 
     for split in sorted({s["split"] for s in shards}):
         rel = layout.wids_index_name(split)
-        written[rel] = canonical(wids_index(name, split, [s for s in shards if s["split"] == split]))
+        written[rel] = stats_json(wids_index(name, split, [s for s in shards if s["split"] == split]))
         write_bytes_atomically(layout.join(corpus, rel), written[rel])
 
     facts = corpus_facts(corpus)
@@ -94,7 +90,7 @@ def finish_corpus(shards: list[dict], corpus: str, name: str, settings: dict, **
         "files": [{"path": rel, "bytes": size, "sha256": sha} for rel, (size, sha) in sorted(files.items())],
     }
     path = layout.join(corpus, layout.MANIFEST_FILE)
-    write_bytes_atomically(path, canonical(manifest))
+    write_bytes_atomically(path, stats_json(manifest))
     return path
 
 

@@ -247,10 +247,11 @@ def _complete(item_key: str, records: list[dict], retried: frozenset) -> Optiona
     for clip_key in listed:
         if clip_key in accepted:
             out_accepted.append(accepted[clip_key])
-        elif final(clip_key):
-            out_rejects += final(clip_key)
-        else:
+            continue
+        settled = final(clip_key)
+        if not settled:
             return None
+        out_rejects += settled
     return Outcome(listed, out_accepted, out_rejects, frozenset(counts))
 
 
@@ -264,9 +265,6 @@ def restorable(item_key: str, records: list[dict], retried: frozenset = RETRIED_
         if outcome is not None:
             return outcome
     return None
-
-
-REJECT_FIELDS = tuple(f.name for f in dataclasses.fields(Reject))
 
 
 def restore_clip(record: dict, shards_dir: str) -> Optional[Clip]:
@@ -307,7 +305,7 @@ class _Decide(beam.DoFn):
         for clip in clips:
             yield beam.pvalue.TaggedOutput(ACCEPTED, clip)
         for row in outcome.rejects:
-            yield beam.pvalue.TaggedOutput(REJECTS, Reject(**{k: row[k] for k in REJECT_FIELDS}))
+            yield beam.pvalue.TaggedOutput(REJECTS, Reject.from_row(row))
         for stage_key in sorted(outcome.counts):
             yield beam.pvalue.TaggedOutput(COUNTS, stage_key)
 
