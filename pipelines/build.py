@@ -1,13 +1,16 @@
 """The corpus build, top-down as the data flows:
 
-inputs -> source items -> [skip what the resume ledger settled] -> decode -> clips -> stats -> captions
-       -> quality gate -> split -> encode -> [commit to the ledger, add what it restored]
-       -> WebDataset shards + clip table;   every reject on the way -> rejects table;   -> stats.json
-       -> wids indexes, dataset card, HTML report, SHA256SUMS -> manifest.json (last)
+inputs -> source items -> [skip what the resume ledger settled]
+       -> audio path, per item on every core: fetch -> decode -> clips -> stats -> attributes
+          -> identity -> encode (the audio goes to the store; only records flow on)
+       -> audio tags -> captions -> caption stats -> split -> [commit to the ledger, add what it restored]
+       -> quality decisions -> WebDataset shards + clip table;   every reject on the way -> rejects table;
+       -> stats.json -> wids indexes, dataset card, HTML report, SHA256SUMS -> manifest.json (last)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from importlib.metadata import PackageNotFoundError, version
@@ -18,13 +21,14 @@ from tunescribe.pipelines.caption_models import check_caption_models
 from tunescribe.pipelines.captioners import build_captioners
 from tunescribe.pipelines.config import BuildConfig, FolderInput
 from tunescribe.pipelines.corpus import write_corpus
-from tunescribe.pipelines.music import analyse_music
+from tunescribe.pipelines.music import attribute_steps, tag_audio
 from tunescribe.pipelines.quality import quality_stats
 from tunescribe.pipelines.resources import request_model_resources
 from tunescribe.transforms.audio.decode import DecodeAudio
-from tunescribe.transforms.audio.encode import EncodeAudio
+from tunescribe.transforms.audio.encode import EncodeAudio, LoadAudio, drop_audio
 from tunescribe.transforms.audio.segment import SegmentClips
 from tunescribe.transforms.audio.stats import ComputeAudioStats
+from tunescribe.transforms.audio.store import AUDIO_STORE_DIR, AudioStore
 from tunescribe.transforms.captions.estimate import EstimateCaptions
 from tunescribe.transforms.captions.model_captions import ModelCaptions
 from tunescribe.transforms.captions.offline import OfflineCaptioner
@@ -37,12 +41,16 @@ from tunescribe.transforms.ingest.remote import RemoteOptions
 from tunescribe.transforms.ingest.roots import KeepInsideRoots
 from tunescribe.transforms.ingest.youtube import YoutubeOptions
 from tunescribe.schemas import CLIP_SCHEMA_VERSION, REJECT_SCHEMA_VERSION
+from tunescribe.transforms.per_item import AudioPath, Step
+from tunescribe.transforms.quality.fingerprint import ComputeAudioIdentity
 from tunescribe.transforms.sinks.compact import CompactLedger
-from tunescribe.transforms.sinks.layout import SHARDS_DIR, WORK_DIR
-from tunescribe.transforms.sinks.ledger import LEDGER_VERSION, Ledger, ListOutputs, SkipCommitted, commit_and_restore
+from tunescribe.transforms.sinks.layout import WORK_DIR
+from tunescribe.transforms.sinks.ledger import LEDGER_VERSION, Ledger, SkipCommitted, commit_and_restore
 from tunescribe.transforms.stage import RunStage
 
 LEDGERS_DIR = f"{WORK_DIR}/ledger"  # one folder per config fingerprint
+# The run stats' stage counts, in the order stats.json lists them.
+STAGE_COUNTS = ("fetched", "decoded", "clips", "measured", "captioned", "encoded")
 
 
 def tool_version() -> str:
@@ -50,6 +58,10 @@ def tool_version() -> str:
         return version("tunescribe")
     except PackageNotFoundError:  # running from a source tree that is not installed
         return "0+unknown"
+
+
+def audio_store(cfg: BuildConfig) -> AudioStore:
+    return AudioStore(f"{cfg.output.rstrip('/')}/{WORK_DIR}/{AUDIO_STORE_DIR}")
 
 
 def ledger_dir(cfg: BuildConfig) -> str:
@@ -85,32 +97,53 @@ def read_inputs(p: beam.Pipeline, cfg: BuildConfig):
     return items | "AllItems" >> beam.Flatten(), rejects
 
 
-def build_pipeline(p: beam.Pipeline, cfg: BuildConfig, estimate_path: str | None = None) -> None:
+def audio_steps(cfg: BuildConfig, provenance: dict, tags_later: bool) -> tuple[Step, ...]:
+    """The per-item stages that need the PCM, in order (transforms/per_item.py). The clips are
+    counted as "measured" after the last analysis step here, unless a tagging model comes later."""
+    seg, st = cfg.segment, cfg.stats
+    analysis = [Step("stats", ComputeAudioStats(st.silence_dbfs, st.frame_s, st.clip_level, st.speech,
+                                                st.speech_threshold)), *attribute_steps(cfg)]
+    if not tags_later:
+        analysis[-1] = dataclasses.replace(analysis[-1], counted="measured")
+    return (
+        Step("fetch", FetchAudio(RemoteOptions(**cfg.remote.model_dump(exclude={"temp_dir"})),
+                                 YoutubeOptions(**cfg.youtube.model_dump()), cfg.remote.temp_dir), "fetched"),
+        Step("decode", DecodeAudio(cfg.audio.sample_rate, cfg.audio.channels, cfg.audio.max_source_s), "decoded"),
+        Step("segment", SegmentClips(seg.window_s, seg.hop_s or seg.window_s, seg.tail, seg.min_tail_s,
+                                     **provenance), "clips", lists_outputs=True),
+        *analysis,
+        Step("stats", ComputeAudioIdentity()),
+        Step("encode", EncodeAudio(audio_store(cfg), cfg.audio.format), "encoded"),
+    )
+
+
+def keys_of(pcoll, label: str):
+    return pcoll | label >> beam.Map(lambda element: element.key)
+
+
+def build_pipeline(p: beam.Pipeline, cfg: BuildConfig, estimate_path: str | None = None, workers: int = 1) -> None:
     """The corpus build; with `estimate_path`, a dry run that stops before the model captions and
-    writes what they would ask (requests, tokens, cost) there instead."""
-    out = cfg.output.rstrip("/")
+    writes what they would ask (requests, tokens, cost) there instead. `workers`: processes that
+    run the per-item audio stages at once (pipelines/runners.py::audio_workers)."""
     provenance = {"tool_version": tool_version(), "config_hash": cfg.config_hash()}
+    store = audio_store(cfg)
 
     listed, rejects = read_inputs(p, cfg)
     unique, duplicates = listed | "DropDuplicateSources" >> DropDuplicateSources()
     # Resume: items the ledger settled in an earlier run are restored, not processed again; the
-    # per-item stages below see only `items`, the rest. Their outcomes are committed after encode.
+    # per-item stages below see only `items`, the rest. Their outcomes are committed after them.
     ledger = Ledger(ledger_dir(cfg))
-    restored = unique | "SkipCommitted" >> SkipCommitted(ledger, f"{out}/{SHARDS_DIR}")
-    items = restored.todo
-    remote = RemoteOptions(**cfg.remote.model_dump(exclude={"temp_dir"}))
-    fetched, bad_fetch = items | "FetchAudio" >> RunStage(
-        "fetch", FetchAudio(remote, YoutubeOptions(**cfg.youtube.model_dump()), cfg.remote.temp_dir))
-    decoded, bad_audio = fetched | "DecodeAudio" >> RunStage(
-        "decode", DecodeAudio(cfg.audio.sample_rate, cfg.audio.channels, cfg.audio.max_source_s))
-    seg = cfg.segment
-    clips, bad_segment = decoded | "SegmentClips" >> RunStage(
-        "segment", ListOutputs(SegmentClips(seg.window_s, seg.hop_s or seg.window_s, seg.tail, seg.min_tail_s,
-                                            **provenance), ledger))
-    measured, bad_stats = clips | "AudioStats" >> RunStage(
-        "stats", ComputeAudioStats(cfg.stats.silence_dbfs, cfg.stats.frame_s, cfg.stats.clip_level,
-                                   cfg.stats.speech, cfg.stats.speech_threshold))
-    measured, bad_music = analyse_music(measured, cfg)  # attributes, audio tags
+    restored = unique | "SkipCommitted" >> SkipCommitted(ledger, store)
+    # Audio by reference: the PCM lives only inside the audio path; what leaves it is records.
+    tags_later = bool(cfg.tagging.model)
+    steps = audio_steps(cfg, provenance, tags_later)
+    clips, bad_audio, path_counts, clip_lists = restored.todo | "AudioPath" >> AudioPath(steps, workers)
+    counts = {name: path_counts | f"Keys[{name}]" >> beam.FlatMap(
+        lambda name_key, name=name: [name_key[1]] if name_key[0] == name else [])
+        for name in (step.counted for step in steps if step.counted)}
+    measured, bad_music = tag_audio(clips, cfg, store)
+    if tags_later:
+        counts["measured"] = keys_of(measured, "Keys[measured]")
     captioners = build_captioners(cfg.captions.models)
     check_caption_models(cfg.captions.models, need_keys=estimate_path is None)
     if estimate_path is not None:
@@ -124,32 +157,33 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig, estimate_path: str | None
             "captions", OfflineCaptioner(offline.tasks, offline.seed, offline.min_confidence))
         bad_captions = [bad_captions]
     for n, (captioner, _) in enumerate(captioners):
-        captioned, bad = captioned | f"ModelCaptions{n}_{captioner.name}" >> ModelCaptions(captioner)
+        label = f"ModelCaptions{n}_{captioner.name}"
+        if captioner.audio:  # an audio captioner listens to the clip: its PCM, from the store, for that stage only
+            captioned = captioned | f"{label}Listen" >> beam.ParDo(LoadAudio(store))
+        captioned, bad = captioned | label >> ModelCaptions(captioner)
+        if captioner.audio:
+            captioned = captioned | f"{label}Done" >> beam.Map(drop_audio)
         bad_captions.append(bad)
+    counts["captioned"] = keys_of(captioned, "Keys[captioned]")
     # Quality stats are computed here, once, per clip; the decisions on them come after the ledger.
-    passed, failed_quality = quality_stats(captioned, cfg)
+    passed, failed_quality = quality_stats(captioned, cfg, store)
     sp = cfg.split
     forced = unique | "ForcedTestGroups" >> ForcedTestGroups(sp.force_test, sp.group_by)
     assigned, bad_split = passed | "AssignSplit" >> RunStage(
         "split", AssignSplit(sp.ratios, sp.group_by, sp.exclude), side_inputs={"forced": beam.pvalue.AsSingleton(forced)})
-    accepted, bad_encode = assigned | "EncodeAudio" >> RunStage("encode", EncodeAudio(cfg.audio.format))
 
     # Per-item work ends here: its outcomes (and the stage counts) are committed to the ledger, and
     # merged with those restored from it. Stages that decide across items go after this point.
-    stage_rejects = [bad_fetch, bad_audio, bad_segment, bad_stats, *bad_music, *bad_captions, *failed_quality,
-                     bad_split, bad_encode]
-    stage_counts = {
-        "fetched": fetched, "decoded": decoded, "clips": clips, "measured": measured,
-        "captioned": captioned, "encoded": accepted,
-    }
+    stage_rejects = [bad_audio, *bad_music, *bad_captions, *failed_quality, bad_split]
     candidates, stage_rejects, stage_counts, commits = commit_and_restore(
-        ledger, restored, accepted, stage_rejects, stage_counts)
+        ledger, restored, assigned, stage_rejects, {name: counts[name] for name in STAGE_COUNTS}, clip_lists)
     # Threshold rules, decontamination and dedup (cheap decisions over stored stats, across items),
     # then everything written: the part `tunescribe filter` shares.
-    stage_counts = {"listed": listed, "unique": unique, **stage_counts}
+    stage_counts = {"listed": keys_of(listed, "Keys[listed]"), "unique": keys_of(unique, "Keys[unique]"),
+                    **stage_counts}
     ingested = (listed, *rejects) | "Ingested" >> beam.Flatten()
-    shard_rows, manifest = write_corpus(p, cfg, candidates, [*rejects, duplicates, stage_rejects], stage_counts,
-                                        ingested, provenance)
-    p | "CompactLedger" >> CompactLedger(ledger, unique, shard_rows, after=(commits, manifest))
+    _, manifest = write_corpus(p, cfg, candidates, [*rejects, duplicates, stage_rejects], stage_counts,
+                               ingested, provenance, store)
+    p | "CompactLedger" >> CompactLedger(ledger, unique, after=(commits, manifest))
     # GPU (and RAM) hints on the steps that run a model, for runners that place work by them.
     request_model_resources(p, cfg.resources.hints())

@@ -1,8 +1,8 @@
 """The end of every corpus: the quality decisions over the candidates, then everything written.
 
 candidates -> DecideQuality -> WebDataset shards + clip table; rejects table; stats.json;
-           -> the stats store (.tunescribe/candidates.parquet); wids indexes, card, report,
-              SHA256SUMS -> manifest.json (last)
+           -> the stats store (.tunescribe/candidates/); wids indexes, card, report,
+              SHA256SUMS -> manifest.json (last) -> the audio store pruned to the candidates' audio
 
 `tunescribe build` feeds it the candidates it just made (and the rejects and stage counts of the
 stages before); `tunescribe filter` feeds it a built corpus's stored candidates, its rejects
@@ -19,6 +19,7 @@ import apache_beam as beam
 
 from tunescribe.pipelines.config import BuildConfig
 from tunescribe.pipelines.quality import decisions_of
+from tunescribe.transforms.audio.store import AudioStore, PruneAudioStore
 from tunescribe.transforms.corpus.accounting import SummariseRun
 from tunescribe.transforms.corpus.guard import CheckErrorRatios
 from tunescribe.transforms.quality.candidates import CANDIDATES_FILE, WriteCandidates
@@ -50,8 +51,8 @@ def corpus_settings(cfg: BuildConfig) -> dict:
 
 
 def write_corpus(p: beam.Pipeline, cfg: BuildConfig, candidates, rejects: list, stage_counts: dict, ingested,
-                 run_facts: dict):
-    """Decides over `candidates` (clips with stats and encoded audio) and writes the corpus.
+                 run_facts: dict, store: AudioStore):
+    """Decides over `candidates` (clips with stats, their encoded audio in `store`) and writes the corpus.
 
     `rejects`: PCollections of every reject before the decisions; `stage_counts`: stage name ->
     PCollection counted (or its count); `ingested`: the ingested items (or their count);
@@ -65,7 +66,7 @@ def write_corpus(p: beam.Pipeline, cfg: BuildConfig, candidates, rejects: list, 
     stage_counts = {**stage_counts, **{name: accepted for name in DECIDED_STAGES}}
 
     written = accepted | "WriteWebDataset" >> WriteWebDataset(
-        f"{out}/{SHARDS_DIR}", cfg.name, cfg.shards.max_samples, cfg.shards.max_bytes,
+        f"{out}/{SHARDS_DIR}", cfg.name, store, cfg.shards.max_samples, cfg.shards.max_bytes,
         commit_dir=f"{out}/{COMMITTED_SHARDS_DIR}")
     shard_rows = written.rows
     tables = shard_rows | "WriteClipTable" >> WriteClipTable(f"{out}/{CLIPS_DIR}")
@@ -80,4 +81,6 @@ def write_corpus(p: beam.Pipeline, cfg: BuildConfig, candidates, rejects: list, 
     # Index, dataset card, report, checksums; manifest.json last: its presence means "complete".
     manifest = written[SHARD_FACTS] | "FinishCorpus" >> FinishCorpus(
         out, cfg.name, corpus_settings(cfg), after=(tables, rejects_file, stats_file, stored, checked))
+    # The store keeps the candidates' audio (what `tunescribe filter` reads), nothing else.
+    candidates | "PruneAudioStore" >> PruneAudioStore(store, after=(manifest,))
     return shard_rows, manifest

@@ -1,28 +1,37 @@
-"""Composition of the music-analysis stages that follow the audio stats: attributes, then tagging."""
+"""Composition of the music analysis: attributes (per item, in the audio path), then tagging."""
 
 from __future__ import annotations
 
+import apache_beam as beam
+
 from tunescribe.pipelines.config import BuildConfig
-from tunescribe.transforms.stage import RunStage
+from tunescribe.transforms.audio.encode import LoadAudio, drop_audio
+from tunescribe.transforms.audio.store import AudioStore
+from tunescribe.transforms.per_item import Step
 
 
-def analyse_music(clips, cfg: BuildConfig):
-    """clips -> (clips with attributes and model tags, [rejects...]); stages off in config are skipped."""
-    rejects = []
-    if cfg.attributes.extractors:
-        from tunescribe.transforms.attributes.extract import ExtractAttributes, make_extractor
+def attribute_steps(cfg: BuildConfig) -> list[Step]:
+    """The attribute extractors as a step of the audio path (none if off in config)."""
+    if not cfg.attributes.extractors:
+        return []
+    from tunescribe.transforms.attributes.extract import ExtractAttributes, make_extractor
 
-        extractors = tuple(make_extractor(name, cfg.attributes.key_profile) for name in cfg.attributes.extractors)
-        clips, bad = clips | "MusicAttributes" >> RunStage("attributes", ExtractAttributes(extractors))
-        rejects.append(bad)
-    if cfg.tagging.model:
-        from tunescribe.transforms.attributes.tagging import AudioClassificationHandler, TagAudio
-        from tunescribe.transforms.models.base import Batching, ModelSource
+    extractors = tuple(make_extractor(name, cfg.attributes.key_profile) for name in cfg.attributes.extractors)
+    return [Step("attributes", ExtractAttributes(extractors))]
 
-        t = cfg.tagging
-        source = ModelSource(t.model, t.revision, t.device, t.dtype, t.local_files_only)
-        handler = AudioClassificationHandler(source, t.top_k, t.threshold, t.activation,
-                                             Batching(max_batch_size=t.batch_size))
-        clips, bad = clips | "AudioTags" >> TagAudio(handler)
-        rejects.append(bad)
-    return clips, rejects
+
+def tag_audio(clips, cfg: BuildConfig, store: AudioStore):
+    """clips -> (clips with model tags, [rejects]); the tagger hears each clip's PCM, read back from
+    the store for that step only. Skipped when no tagging model is configured."""
+    if not cfg.tagging.model:
+        return clips, []
+    from tunescribe.transforms.attributes.tagging import AudioClassificationHandler, TagAudio
+    from tunescribe.transforms.models.base import Batching, ModelSource
+
+    t = cfg.tagging
+    source = ModelSource(t.model, t.revision, t.device, t.dtype, t.local_files_only)
+    handler = AudioClassificationHandler(source, t.top_k, t.threshold, t.activation,
+                                         Batching(max_batch_size=t.batch_size))
+    listening = clips | "AudioTagsListen" >> beam.ParDo(LoadAudio(store))
+    tagged, bad = listening | "AudioTags" >> TagAudio(handler)
+    return tagged | "AudioTagsDone" >> beam.Map(drop_audio), [bad]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import apache_beam as beam
+
 from tunescribe.pipelines.config import BuildConfig
+from tunescribe.transforms.audio.encode import LoadAudio, drop_audio
+from tunescribe.transforms.audio.store import AudioStore
 from tunescribe.transforms.quality.caption_stats import ComputeCaptionStats
 from tunescribe.transforms.quality.decide import Decisions
 from tunescribe.transforms.quality.decontaminate import EvalSetSpec
 from tunescribe.transforms.quality.dedup import DedupRules
-from tunescribe.transforms.quality.fingerprint import ComputeAudioIdentity
 from tunescribe.transforms.quality.gate import QualityThresholds
 from tunescribe.transforms.quality.rules import CaptionRules
 from tunescribe.transforms.stage import RunStage
@@ -26,17 +29,19 @@ def decisions_of(cfg: BuildConfig) -> Decisions:
     )
 
 
-def quality_stats(clips, cfg: BuildConfig):
-    """Clips with captions -> (clips with caption stats, PCM hash and fingerprint, [rejects])."""
-    identified, bad_identity = clips | "AudioIdentity" >> RunStage("stats", ComputeAudioIdentity())
-    scored, bad_text = identified | "CaptionStats" >> RunStage("stats", ComputeCaptionStats())
-    rejects = [bad_identity, bad_text]
+def quality_stats(clips, cfg: BuildConfig, store: AudioStore):
+    """Clips with captions -> (clips with caption stats and, if configured, CLAP scores, [rejects]).
+    (The PCM hash and fingerprint are measured in the audio path, while the PCM is at hand.)"""
+    scored, bad_text = clips | "CaptionStats" >> RunStage("stats", ComputeCaptionStats())
+    rejects = [bad_text]
     if cfg.clap is not None:
         from tunescribe.transforms.quality.clap import ScoreAudioText
         from tunescribe.transforms.models.base import Batching, ModelSource
 
         source = ModelSource(cfg.clap.model, cfg.clap.revision, cfg.clap.device)
-        scored, bad_clap = scored | "AudioTextScores" >> ScoreAudioText(source, Batching(max_batch_size=cfg.clap.batch_size))
+        listening = scored | "AudioTextListen" >> beam.ParDo(LoadAudio(store))
+        scored, bad_clap = listening | "AudioTextScores" >> ScoreAudioText(source, Batching(max_batch_size=cfg.clap.batch_size))
+        scored = scored | "AudioTextDone" >> beam.Map(drop_audio)
         rejects.append(bad_clap)
     return scored, rejects
 

@@ -8,7 +8,9 @@ a filesystem with the submitting machine (NFS, a local cluster), so their paths 
 
 from __future__ import annotations
 
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+import os
+
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
 from tunescribe.pipelines.config import BuildConfig, ConfigError, ManifestInput
 
@@ -45,3 +47,16 @@ def check_paths_for_runner(cfg: BuildConfig, options: PipelineOptions) -> None:
         listed = "\n".join(f"  {key}: {path}" for key, path in found)
         raise ConfigError(f"{runner} workers cannot reach local paths; use gs:// (or another Beam filesystem "
                           f"URL) for:\n{listed}")
+
+
+def audio_workers(cfg: BuildConfig, options: PipelineOptions) -> int:
+    """How many processes run the per-item audio stages (`resources.workers`). By default every
+    core, on the DirectRunner in its one-process mode: the pool is then what uses the cores. Where
+    the runner already runs a worker per core (Beam's multi-process or multi-thread modes,
+    Dataflow, Flink, Spark), one, so the two do not fight over the same cores."""
+    if cfg.resources.workers:
+        return cfg.resources.workers
+    direct = options.view_as(DirectOptions)
+    if runner_name(options) not in ("DirectRunner", "direct") or direct.direct_num_workers != 1:
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

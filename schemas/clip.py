@@ -2,8 +2,9 @@
 
 A clip is a window of one source's audio with everything known about it. Stages pass `Clip`
 objects along (`dataclasses.replace` to add to one); sinks turn them into Parquet rows
-(`to_row`) and WebDataset samples. `samples` (the PCM) lives only inside the pipeline: the
-persisted audio is `audio`, encoded in `audio_format`.
+(`to_row`) and WebDataset samples. `samples` (the PCM) lives only inside the per-item steps that
+need it: once encoded, a clip's audio is a file in the build's content-addressed audio store
+(transforms/audio/store.py), and the record carries only its `audio_sha256` and `audio_size`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pyarrow as pa
 from tunescribe.schemas.tags import TAG_TYPE, Tag
 
 # Bump when a field is added, removed or changes meaning; readers check it.
-CLIP_SCHEMA_VERSION = "1.3"
+CLIP_SCHEMA_VERSION = "1.4"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,8 +141,9 @@ _FIELDS = [
     ("sample_rate", pa.int32(), False, "sample rate of the stored audio, Hz"),
     ("channels", pa.int32(), False, "channels of the stored audio"),
     ("duration_s", pa.float64(), False, "clip duration, seconds"),
-    ("audio", pa.binary(), True, "encoded audio (only in the WebDataset shards, not in the table)"),
-    ("audio_format", pa.string(), False, "codec/container of `audio`, e.g. flac"),
+    ("audio_format", pa.string(), False, "codec/container of the stored audio (the shard member), e.g. flac"),
+    ("audio_sha256", pa.string(), True, "sha256 of the stored audio file (the shard member's bytes)"),
+    ("audio_size", pa.int64(), True, "size of the stored audio file in bytes"),
     ("tags", pa.list_(TAG_TYPE), False, "normalised tags with category, origin and score"),
     ("attributes", pa.list_(ATTRIBUTE_TYPE), False, "measured music attributes with confidences"),
     ("captions", pa.list_(CAPTION_TYPE), False, "captions with their task and provenance"),
@@ -166,9 +168,9 @@ def _schema(fields) -> pa.Schema:
 
 CLIP_SCHEMA = _schema(_FIELDS)
 
-# The clip table: every clip field but the audio bytes, plus where the sample sits in the shards.
+# The clip table: every clip field, plus where the sample sits in the shards.
 CLIP_TABLE_SCHEMA = _schema(
-    [f for f in _FIELDS if f[0] != "audio"]
+    _FIELDS
     + [
         ("shard", pa.string(), False, "file name of the WebDataset shard holding the sample"),
         ("shard_index", pa.int32(), False, "position of the sample within its shard, from 0"),
@@ -198,8 +200,9 @@ class Clip:
     audio_hash: Optional[str] = None
     fingerprint: Optional[str] = None  # base64, so rows stay JSON-safe
     split: str = ""
-    audio: Optional[bytes] = None
     audio_format: str = ""
+    audio_sha256: Optional[str] = None  # the encoded audio, by reference: see the module docstring
+    audio_size: Optional[int] = None
     # PCM, float32 (channels, frames): pipeline-only, never persisted.
     samples: Optional[np.ndarray] = dataclasses.field(default=None, repr=False)
 
@@ -212,7 +215,7 @@ class Clip:
         return self.provenance.input_uri
 
     def to_row(self) -> dict:
-        """The clip as a dict matching CLIP_SCHEMA (with `audio`) — JSON-safe but for `audio`."""
+        """The clip as a dict matching CLIP_SCHEMA, JSON-safe."""
         row = {}
         for name, *_ in _FIELDS:
             if name == "duration_s":

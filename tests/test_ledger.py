@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 
 import numpy as np
@@ -11,25 +12,28 @@ import pyarrow.parquet as pq
 
 from tunescribe.schemas import Caption, Clip, Provenance, Reject, Tag
 from tunescribe.transforms.audio.encode import encode_pcm
+from tunescribe.transforms.audio.store import AudioStore
 from tunescribe.transforms.sinks.compact import compact_name, compact_records, key_digits
 from tunescribe.transforms.sinks.ledger import (
     ACCEPTED, CLIPS, COUNTS, LEDGER_SCHEMA, REJECTS, accepted_record, read_ledger, reject_record, restorable,
     restore_clip,
 )
 from tunescribe.transforms.sinks.parquet import parquet_bytes
-from tunescribe.transforms.sinks.webdataset import to_sample, write_tar
+from tunescribe.transforms.sinks.webdataset import to_sample
 
 ITEM = "0123456789abcdef"
 
 
-def clip(index: int = 0, seed: int = 0) -> Clip:
+def clip(index: int = 0, seed: int = 0, store: AudioStore | None = None) -> Clip:
     pcm = np.random.default_rng(seed).uniform(-0.5, 0.5, (1, 1600)).astype(np.float32)
+    data = encode_pcm(pcm, 16000)
+    sha256 = store.put(data, "flac") if store else hashlib.sha256(data).hexdigest()
     return Clip(key=f"{ITEM}_{index:05d}", source_id="track_1", clip_index=index, start_s=index * 0.1,
                 end_s=index * 0.1 + 0.1, sample_rate=16000, channels=1, artist_id="artist_1",
                 provenance=Provenance("m.tsv", "a.flac", "0.1.0", "abc"), licence="CC-BY-4.0",
                 tags=(Tag("rock", "genre"),), captions=(Caption("A rock piece.", "template", "template", "t", "1"),),
-                stats={"duration_s": 0.1, "rms_dbfs": -20.25}, split="train", audio=encode_pcm(pcm, 16000),
-                audio_format="flac")
+                stats={"duration_s": 0.1, "rms_dbfs": -20.25}, split="train", audio_sha256=sha256,
+                audio_size=len(data), audio_format="flac")
 
 
 def reject(key: str, reason: str, clip_index=None) -> Reject:
@@ -80,43 +84,33 @@ def test_the_newest_complete_run_wins_and_partial_runs_are_ignored():
     assert restorable(ITEM, compacted + partial) is not None
 
 
-def test_a_clip_comes_back_from_the_ledger_byte_for_byte(tmp_path):
-    a = clip(0, seed=7)
+def test_a_clip_comes_back_from_the_ledger_as_committed_while_its_audio_is_stored(tmp_path):
+    store = AudioStore(str(tmp_path / "audio"))
+    a = clip(0, seed=7, store=store)
     rows = [accepted_record("r1", a)[0], reject_record("r1", reject(a.key, "too_silent", 0))[0]]
     path = tmp_path / "r1-x.parquet"
     path.write_bytes(parquet_bytes(rows, LEDGER_SCHEMA))
     records = [r for _, r in read_ledger(str(path))]
-    back = restore_clip(records[0], str(tmp_path))
-    assert to_sample(back) == to_sample(a)
-    assert read_ledger(str(path), with_audio=False)[0][1].get("audio") is None
+    back = restore_clip(records[0], store)
+    assert to_sample(back) == to_sample(a) and back.to_row() == a.to_row()
+    assert "audio" not in LEDGER_SCHEMA.names  # the ledger holds no audio: the store does
+    (tmp_path / "audio" / a.audio_sha256[:2] / f"{a.audio_sha256}.flac").unlink()
+    assert restore_clip(records[0], store) is None  # its audio is gone: the item is done again
 
 
-def test_compacted_records_point_into_the_shard_and_are_checked(tmp_path):
+def test_compacted_records_are_one_set_per_item_whatever_the_order(tmp_path):
     a, b = clip(0, seed=1), clip(1, seed=2)
-    # The shard holds b as a later decision left it (one caption dropped): same audio, other JSON.
-    b_in_corpus = dataclasses.replace(b, captions=())
-    buf = io.BytesIO()
-    offsets = write_tar(buf, [to_sample(a), to_sample(b_in_corpus)])
-    (tmp_path / "s-train-000000.tar").write_bytes(buf.getvalue())
-    records = [listing("r1", 2), accepted_record("r1", a)[0], accepted_record("r1", b)[0]]
-    grouped = {"items": [None], "records": records,
-               "pointers": [(a.key, "s-train-000000.tar", offsets[0]), (b.key, "s-train-000000.tar", offsets[1])]}
+    records = [listing("r1", 2), accepted_record("r1", a)[0], accepted_record("r1", b)[0],
+               rec("r1", COUNTS, a.key, stage="clips")]
+    grouped = {"items": [None], "records": records}
     compact = compact_records(ITEM, grouped, frozenset())
     assert compact == compact_records(ITEM, dict(grouped, records=list(reversed(records))), frozenset())
-    pointed = [r for r in compact if r["kind"] == ACCEPTED]
-    assert all(r.get("audio") is None and r["shard"] and r["audio_sha256"] for r in pointed)
-    assert to_sample(restore_clip(pointed[1], str(tmp_path))) == to_sample(b)  # as committed, not as shipped
-    assert restore_clip(dict(pointed[1], offset=offsets[0]), str(tmp_path)) is None  # another sample there
-    # Compacting again (from compacted records) carries the hash on.
-    again = compact_records(ITEM, dict(grouped, records=compact), frozenset())
-    assert again == compact
-    (tmp_path / "s-train-000000.tar").write_bytes(b"\0" * 1024)
-    assert restore_clip(pointed[0], str(tmp_path)) is None  # the shard was rewritten since
-    # A committed clip that a later decision left out of the shards keeps its audio in the ledger...
-    kept = compact_records(ITEM, dict(grouped, pointers=grouped["pointers"][:1]), frozenset())
-    assert [r.get("audio") is not None for r in kept if r["kind"] == ACCEPTED] == [False, True]
-    # ...but one whose audio was only in a shard that lost it cannot be kept: the item is redone.
-    assert compact_records(ITEM, dict(grouped, records=compact, pointers=grouped["pointers"][:1]), frozenset()) == []
+    assert [r["kind"] for r in compact] == [CLIPS, ACCEPTED, ACCEPTED, COUNTS]
+    assert {r["run"] for r in compact} == {""}
+    # Compacting again (from compacted records) gives the same records.
+    assert compact_records(ITEM, dict(grouped, records=compact), frozenset()) == compact
+    assert compact_records(ITEM, dict(grouped, items=[]), frozenset()) == []  # no longer an input
+    assert compact_records(ITEM, dict(grouped, records=records[1:]), frozenset()) == []  # not settled
     table = pa.Table.from_pylist(compact, schema=LEDGER_SCHEMA)
     assert pq.read_table(io.BytesIO(parquet_bytes(compact, LEDGER_SCHEMA))).equals(table)
 

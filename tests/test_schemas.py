@@ -14,7 +14,8 @@ def _clip():
                 album_id="al", licence="CC0", tags=(Tag("piano", "instrument"), Tag("x", "other", "model", 0.7)),
                 attributes=(Attribute("tempo", number=92.0, confidence=0.8, extractor="e"),),
                 captions=(Caption("text", "writing", "openai", "p", "2", "m", "r", 7),),
-                stats={"duration_s": 10.0, "peak_dbfs": -1.0}, split="test", audio=b"fLaC", audio_format="flac",
+                stats={"duration_s": 10.0, "peak_dbfs": -1.0}, split="test", audio_format="flac",
+                audio_sha256="ab" * 32, audio_size=1234,
                 samples=np.zeros((1, 3)))
 
 

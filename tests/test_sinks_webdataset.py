@@ -15,6 +15,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from tunescribe.schemas import Caption, Clip, Provenance, Tag
 from tunescribe.transforms.audio.encode import encode_pcm
+from tunescribe.transforms.audio.store import AudioStore
 from tunescribe.transforms.sinks.files import TMP_MARK, write_bytes_atomically
 from tunescribe.transforms.sinks.layout import iter_tar, read_sample
 from tunescribe.transforms.sinks.webdataset import (
@@ -22,12 +23,18 @@ from tunescribe.transforms.sinks.webdataset import (
 )
 
 
-def _clip(i):
+def stored(store: AudioStore, pcm: np.ndarray, rate: int) -> dict:
+    """The clip fields of PCM encoded into the store, as the audio path leaves them."""
+    data = encode_pcm(pcm, rate)
+    return {"audio_sha256": store.put(data, "flac"), "audio_size": len(data), "audio_format": "flac"}
+
+
+def _clip(i, store):
     pcm = np.full((1, 800), 0.01 * (i + 1), np.float32)
     return Clip(key=f"{i:016x}_00000", source_id=f"s{i}", clip_index=0, start_s=0, end_s=0.1, sample_rate=8000,
                 channels=1, provenance=Provenance("m", "a", "v", "h"), tags=(Tag("piano", "instrument"),),
                 captions=(Caption(f"caption {i}", "template", "template", "p", "1"),),
-                stats={"duration_s": 0.1}, split="train", audio=encode_pcm(pcm, 8000), audio_format="flac")
+                stats={"duration_s": 0.1}, split="train", **stored(store, pcm, 8000))
 
 
 def test_plan_bounds_by_count_and_bytes():
@@ -39,10 +46,11 @@ def test_plan_bounds_by_count_and_bytes():
 
 
 def test_shards_are_sorted_deterministic_and_readable(tmp_path):
-    clips = [_clip(i) for i in (5, 3, 9, 1, 7)]
+    store = AudioStore(str(tmp_path / "audio"))
+    clips = [_clip(i, store) for i in (5, 3, 9, 1, 7)]
     for run in ("a", "b"):
         with beam.Pipeline() as p:
-            p | beam.Create(clips if run == "a" else clips[::-1]) | WriteWebDataset(str(tmp_path / run), "t", 2)
+            p | beam.Create(clips if run == "a" else clips[::-1]) | WriteWebDataset(str(tmp_path / run), "t", store, 2)
     names = sorted(f.name for f in (tmp_path / "a").iterdir())
     assert names == ["t-train-000000.tar", "t-train-000001.tar", "t-train-000002.tar"]
     for name in names:
@@ -59,20 +67,21 @@ def test_shards_are_sorted_deterministic_and_readable(tmp_path):
         meta = json.loads(s["json"])
         assert rate == 8000 and len(audio) == 800 and meta["key"] == s["__key__"]
         assert s["txt"].decode() == meta["captions"][0]["text"] and "audio" not in meta
+        assert meta["audio_sha256"] == hashlib.sha256(s["flac"]).hexdigest() and meta["audio_size"] == len(s["flac"])
 
 
-def test_sample_members_sorted():
-    names = [n for n, _ in to_sample(_clip(1)).members]
+def test_sample_members_sorted(tmp_path):
+    names = [n for n, _ in to_sample(_clip(1, AudioStore(str(tmp_path)))).members]
     assert names == sorted(names)
 
 
-def clips(n: int, split_of=lambda i: "train" if i % 3 else "test", seconds: float = 0.05) -> list[Clip]:
+def clips(store: AudioStore, n: int, split_of=lambda i: "train" if i % 3 else "test", seconds: float = 0.05) -> list[Clip]:
     out = []
     for i in range(n):
         pcm = np.random.default_rng(i).uniform(-0.3, 0.3, (1, int(16000 * seconds))).astype(np.float32)
         out.append(Clip(key=f"{i:016x}_00000", source_id=f"s{i}", clip_index=0, start_s=0, end_s=seconds,
                         sample_rate=16000, channels=1, provenance=Provenance("in", "src", "0", "h"),
-                        split=split_of(i), audio=encode_pcm(pcm, 16000), audio_format="flac"))
+                        split=split_of(i), **stored(store, pcm, 16000)))
     return out
 
 
@@ -86,10 +95,11 @@ def test_each_split_is_its_own_series_sized_by_samples_and_bytes():
 
 
 def test_shards_rows_and_facts_agree(tmp_path):
-    items = clips(10)
+    store = AudioStore(str(tmp_path / "audio"))
+    items = clips(store, 10)
     out, commit = tmp_path / "shards", tmp_path / "committed"
     with beam.Pipeline() as p:
-        written = p | beam.Create(items) | WriteWebDataset(str(out), "c", 4, 10**9, str(commit))
+        written = p | beam.Create(items) | WriteWebDataset(str(out), "c", store, 4, 10**9, str(commit))
         facts = written[SHARD_FACTS] | beam.Map(lambda f: (f["file"], f["split"], f["nsamples"]))
         assert_that(facts, equal_to([("c-test-000000.tar", "test", 4), ("c-train-000000.tar", "train", 4),
                                      ("c-train-000001.tar", "train", 2)]))
@@ -109,19 +119,19 @@ def test_shards_rows_and_facts_agree(tmp_path):
 
 
 def test_a_rerun_keeps_committed_shards_and_rewrites_changed_ones(tmp_path):
-    out, commit = tmp_path / "shards", tmp_path / "committed"
+    out, commit, store = tmp_path / "shards", tmp_path / "committed", AudioStore(str(tmp_path / "audio"))
 
     def run(items):
         with beam.Pipeline() as p:
-            p | beam.Create(items) | WriteWebDataset(str(out), "c", 4, 10**9, str(commit))
+            p | beam.Create(items) | WriteWebDataset(str(out), "c", store, 4, 10**9, str(commit))
         return {f.name: (f.stat().st_ino, f.read_bytes()) for f in out.glob("*.tar")}
 
-    first = run(clips(10))
+    first = run(clips(store, 10))
     os.utime(out / "c-test-000000.tar", (0, 0))
-    again = run(clips(10))
+    again = run(clips(store, 10))
     assert again == first  # same inodes: nothing was rewritten
     assert (out / "c-test-000000.tar").stat().st_mtime == 0
-    changed = run(clips(10, split_of=lambda i: "train" if i % 3 or i == 0 else "test"))  # clip 0 moves split
+    changed = run(clips(store, 10, split_of=lambda i: "train" if i % 3 or i == 0 else "test"))  # clip 0 moves split
     assert changed["c-test-000000.tar"][1] != first["c-test-000000.tar"][1]
     assert changed["c-test-000000.tar"][0] != first["c-test-000000.tar"][0]  # a new file, renamed in
 

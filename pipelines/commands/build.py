@@ -14,7 +14,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from tunescribe.pipelines.build import LEDGERS_DIR, build_pipeline, ledger_dir
 from tunescribe.pipelines.config import BuildConfig, ConfigError, check_inputs, load_config
-from tunescribe.pipelines.runners import check_paths_for_runner
+from tunescribe.pipelines.runners import audio_workers, check_paths_for_runner
 from tunescribe.pipelines.stops import run_or_stop
 from tunescribe.transforms.sinks.files import TMP_MARK, list_files
 from tunescribe.transforms.sinks.layout import (
@@ -67,7 +67,7 @@ def run_build(cfg: BuildConfig, beam_args: list[str]) -> dict:
     check_paths_for_runner(cfg, options)
     prepare_output(cfg)
     p = beam.Pipeline(options=options)
-    build_pipeline(p, cfg)
+    build_pipeline(p, cfg, workers=audio_workers(cfg, options))
     result = p.run()
     result.wait_until_finish()
     restored = result.metrics().query(MetricsFilter().with_name("items_restored"))["counters"]

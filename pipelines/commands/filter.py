@@ -1,8 +1,9 @@
 """`tunescribe filter CORPUS CONFIG [--output DIR] [--dry-run]`: re-decide a built corpus with new thresholds.
 
-Reads the stats store (`<corpus>/.tunescribe/candidates.parquet`: every clip that reached the
-quality decisions, with all its stats and its encoded audio) and applies the config's `quality`
-section to it — no source is read, no audio decoded, no model run.
+Reads the stats store (`<corpus>/.tunescribe/candidates/`: every clip that reached the quality
+decisions, with all its stats; their encoded audio is in the corpus's audio store) and applies the
+config's `quality` section to it — no source is read, no audio decoded, no model run. The new
+corpus gets its own copy of the candidates' audio, so it can be re-filtered in turn.
 
   --dry-run  prints how many clips each rule would drop and histograms of the stats;
   otherwise  writes a new corpus to the config's `output` (or --output) through the build's own
@@ -28,14 +29,15 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from tunescribe.pipelines.build import tool_version
+from tunescribe.pipelines.build import audio_store, tool_version
 from tunescribe.pipelines.commands.build import prepare_output, summary
 from tunescribe.pipelines.config import BuildConfig, ConfigError, load_config
 from tunescribe.pipelines.corpus import DECIDED_STAGES, FILTER_SECTIONS, MAKER_HASH_KEY, clip_config_hash, write_corpus
 from tunescribe.pipelines.quality import decisions_of
 from tunescribe.pipelines.stops import run_or_stop
 from tunescribe.schemas import Clip, Reject
-from tunescribe.transforms.quality.candidates import CANDIDATES_FILE, candidates_metadata, read_candidates
+from tunescribe.transforms.audio.store import AudioStore
+from tunescribe.transforms.quality.candidates import CANDIDATES_FILE, META_FILE, candidate_files, candidates_metadata, read_candidates
 from tunescribe.transforms.quality.decide import DECISION_STAGES, Decisions, decide_in_process
 from tunescribe.transforms.quality.rules import caption_failures
 from tunescribe.transforms.sinks import layout
@@ -114,14 +116,29 @@ def stamped(clip: Clip, config_hash: str) -> Clip:
     return dataclasses.replace(clip, provenance=dataclasses.replace(clip.provenance, config_hash=config_hash))
 
 
+class CopyAudio(beam.DoFn):
+    """Copies a clip's audio from one store to another (once: same bytes, same name)."""
+
+    def __init__(self, source: AudioStore, target: AudioStore):
+        self.source, self.target = source, target
+
+    def process(self, clip: Clip):
+        if not self.target.has(clip.audio_sha256, clip.audio_format):
+            self.target.put(self.source.get(clip.audio_sha256, clip.audio_format), clip.audio_format)
+        yield clip
+
+
 def filter_pipeline(p: beam.Pipeline, corpus: str, cfg: BuildConfig) -> None:
     """Stored candidates + the corpus's rejects before the decisions -> the corpus of `cfg`."""
     before = layout.read_json(layout.join(corpus, layout.STATS_FILE))
+    source_cfg = cfg.model_copy(update={"output": corpus})
     candidates = (
         p
-        | "ReadCandidates" >> beam.io.ReadFromParquet(layout.join(corpus, layout.WORK_DIR, CANDIDATES_FILE))
+        | "CandidateFiles" >> beam.Create(candidate_files(layout.join(corpus, layout.WORK_DIR, CANDIDATES_FILE)))
+        | "ReadCandidates" >> beam.io.ReadAllFromParquet()
         | "ToClip" >> beam.Map(Clip.from_row)
         | "Stamp" >> beam.Map(stamped, cfg.config_hash())
+        | "CopyAudio" >> beam.ParDo(CopyAudio(audio_store(source_cfg), audio_store(cfg)))
     )
     undecided = (
         p
@@ -131,7 +148,7 @@ def filter_pipeline(p: beam.Pipeline, corpus: str, cfg: BuildConfig) -> None:
     )
     stage_counts = {name: n for name, n in before["stages"].items() if name not in DECIDED_STAGES}
     write_corpus(p, cfg, candidates, [undecided], stage_counts, before["sources"]["ingested"],
-                 {"tool_version": tool_version(), "config_hash": cfg.config_hash()})
+                 {"tool_version": tool_version(), "config_hash": cfg.config_hash()}, audio_store(cfg))
 
 
 def run_filter(corpus: str, cfg: BuildConfig, beam_args: list[str]) -> dict:
@@ -148,7 +165,7 @@ def run_filter(corpus: str, cfg: BuildConfig, beam_args: list[str]) -> dict:
 
 def run(args, beam_args) -> int:
     store = layout.join(args.corpus, layout.WORK_DIR, CANDIDATES_FILE)
-    if not layout.exists(store):
+    if not layout.exists(layout.join(store, META_FILE)):
         raise ConfigError(f"{args.corpus} has no stats store ({store}): build it with this version first")
     cfg = load_config(args.config, args.output)
     if args.dry_run:

@@ -71,6 +71,9 @@ class ResourcesConfig(Section):
 
     accelerator: Optional[str] = None  # e.g. "type:nvidia-l4;count:1;install-nvidia-driver"
     min_ram: Optional[str] = None  # per worker, e.g. "16GB"
+    # Processes that run the per-item audio stages at once (transforms/workers.py). None: every
+    # core where the runner gives the build one process (the DirectRunner's default), else 1.
+    workers: Optional[int] = Field(None, ge=1)
 
     @field_validator("accelerator")
     @classmethod

@@ -1,4 +1,5 @@
-"""Encodes a clip's PCM for storage (FLAC by default) and drops the PCM from the record."""
+"""Encodes a clip's PCM (FLAC by default), puts the bytes in the audio store and drops the PCM:
+from here on the clip's audio travels by reference (transforms/audio/store.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 import soundfile as sf
 
 from tunescribe.schemas import Clip
+from tunescribe.transforms.audio.store import AudioStore, read_pcm
 
 # format name -> (libsndfile container, sample subtype). Only lossless formats: libsndfile's Ogg
 # writer picks a random stream serial, which would break byte-identical reruns.
@@ -33,11 +35,28 @@ def file_extension(fmt: str) -> str:
 
 
 class EncodeAudio(beam.DoFn):
-    def __init__(self, fmt: str = "flac"):
+    def __init__(self, store: AudioStore, fmt: str = "flac"):
         if fmt not in FORMATS:
             raise ValueError(f"audio format must be one of {sorted(FORMATS)}, not {fmt!r}")
-        self.fmt = fmt
+        self.store, self.fmt = store, fmt
 
     def process(self, clip: Clip):
-        audio = encode_pcm(clip.samples, clip.sample_rate, self.fmt)
-        yield dataclasses.replace(clip, audio=audio, audio_format=file_extension(self.fmt), samples=None)
+        data, ext = encode_pcm(clip.samples, clip.sample_rate, self.fmt), file_extension(self.fmt)
+        yield dataclasses.replace(clip, audio_sha256=self.store.put(data, ext), audio_size=len(data),
+                                  audio_format=ext, samples=None)
+
+
+class LoadAudio(beam.DoFn):
+    """Clip -> the clip with its PCM read back from the store, for a model stage that listens to it;
+    `drop_audio` after that stage lets the PCM go again."""
+
+    def __init__(self, store: AudioStore):
+        self.store = store
+
+    def process(self, clip: Clip):
+        samples, _ = read_pcm(self.store.get(clip.audio_sha256, clip.audio_format))
+        yield dataclasses.replace(clip, samples=samples)
+
+
+def drop_audio(clip: Clip) -> Clip:
+    return dataclasses.replace(clip, samples=None) if clip.samples is not None else clip

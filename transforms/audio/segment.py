@@ -56,7 +56,7 @@ class SegmentClips(beam.DoFn):
                                 tool_version=self.tool_version, config_hash=self.config_hash)
         bounds = window_bounds(n, rate, self.window_s, self.hop_s, self.tail, self.min_tail_s)
         for index, (lo, hi) in enumerate(bounds):
-            pcm = samples[:, lo:hi]
+            pcm = samples[:, lo:hi]  # a view: the source's PCM is not copied per clip
             if hi > n:
                 pcm = np.pad(pcm, ((0, 0), (0, hi - n)))
             yield Clip(
@@ -74,5 +74,5 @@ class SegmentClips(beam.DoFn):
                 licence=item.licence,
                 tags=item.tags,
                 captions=item.captions,
-                samples=np.ascontiguousarray(pcm),
+                samples=pcm,
             )

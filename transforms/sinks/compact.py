@@ -1,24 +1,19 @@
 """Compacts the resume ledger once a build has finished.
 
-During a run the ledger holds each accepted clip's audio (the shards do not exist yet) in files
-named by run. Once the corpus is complete, the shards hold that audio, so the ledger is rewritten
-without it: one record set per settled item, its accepted clips pointing at their shard and
-offset with the audio's sha256 (a clip committed but then left out by a decision across items,
-e.g. dedup, keeps its audio here), in files named by leading hex digits of the item key, rows
-sorted. The compacted ledger is a function of the corpus alone — the same bytes whether the build
-ran through or was killed and resumed — and a later rerun restores from it (reading the audio
-back from the shards and checking its hash) exactly as from the full records.
+During a run the ledger gets many small files, named by run, with records of every attempt. Once
+the corpus is complete, it is rewritten as one record set per settled item, in files named by
+leading hex digits of the item key, rows sorted. The compacted ledger is a function of the corpus
+alone — the same bytes whether the build ran through or was killed and resumed — and a later
+rerun restores from it (the clips' audio is in the audio store) exactly as from the full records.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from tunescribe.transforms.corpus.accounting import source_key_of
 from tunescribe.transforms.sinks.files import list_files, write_bytes_atomically
 from tunescribe.transforms.sinks.ledger import (
     ACCEPTED, CLIPS, COMPACT_RUN, COUNTS, LEDGER_SCHEMA, REJECTS, Ledger, read_ledger, restorable,
@@ -29,10 +24,10 @@ COMPACT_PREFIX = "compact-"
 ITEMS_PER_FILE = 20_000  # about; files are split by leading hex digits of the item key
 
 
-def key_digits(n_items: int) -> int:
-    """How many leading hex digits of the item key name a compacted file: a function of the
-    corpus alone (so reruns agree), growing with it (so no file gets huge)."""
-    return 0 if n_items <= ITEMS_PER_FILE else math.ceil(math.log(n_items / ITEMS_PER_FILE, 16))
+def key_digits(n_items: int, per_file: int = ITEMS_PER_FILE) -> int:
+    """How many leading hex digits of the key name a file of about `per_file` records: a
+    function of the corpus alone (so reruns agree), growing with it (so no file gets huge)."""
+    return 0 if n_items <= per_file else math.ceil(math.log(n_items / per_file, 16))
 
 
 def compact_name(item_key: str, digits: int) -> str:
@@ -46,22 +41,12 @@ def compact_records(item_key: str, grouped: dict, retried: frozenset) -> list[di
     outcome = restorable(item_key, list(grouped["records"]), retried)
     if outcome is None:
         return []
-    pointers = {key: (shard, offset) for key, shard, offset in grouped["pointers"]}
     base = {"run": COMPACT_RUN, "item": item_key}
     out = []
     if outcome.listed is not None:
         out.append({**base, "kind": CLIPS, "key": item_key, "clips": list(outcome.listed)})
     for r in outcome.accepted:
-        audio = r.get("audio")
-        digest = hashlib.sha256(audio).hexdigest() if audio is not None else r.get("audio_sha256")
-        if r["key"] in pointers and digest:  # in the corpus: its audio is in the shard
-            shard, offset = pointers[r["key"]]
-            out.append({**base, "kind": ACCEPTED, "key": r["key"], "clip": r["clip"], "shard": shard,
-                        "offset": offset, "audio_sha256": digest})
-        elif audio is not None:  # committed, then left out by a later decision across items
-            out.append({**base, "kind": ACCEPTED, "key": r["key"], "clip": r["clip"], "audio": audio})
-        else:  # its audio was only in a shard that no longer holds it: the next run redoes the item
-            return []
+        out.append({**base, "kind": ACCEPTED, "key": r["key"], "clip": r["clip"]})
     for row in outcome.rejects:
         out.append({**base, "kind": REJECTS, "key": row["key"], "stage": row["stage"], "reject": row})
     for stage, key in sorted(outcome.counts):
@@ -78,12 +63,12 @@ def _order(record: dict) -> tuple:
 class CompactLedger(beam.PTransform):
     """Rewrites the ledger compactly; applied to the pipeline once everything else is written.
 
-    `items`: the run's unique source items; `shard_rows`: (shard, rows) from WriteWebDataset;
-    `after`: PCollections that must be complete first (the ledger commits, the manifest)."""
+    `items`: the run's unique source items; `after`: PCollections that must be complete first
+    (the ledger commits, the manifest)."""
 
-    def __init__(self, ledger: Ledger, items, shard_rows, after=()):
+    def __init__(self, ledger: Ledger, items, after=()):
         super().__init__()
-        self.ledger, self.items, self.shard_rows, self.after = ledger, items, shard_rows, after
+        self.ledger, self.items, self.after = ledger, items, after
 
     def expand(self, pbegin):
         directory, retried = self.ledger.directory, self.ledger.retried
@@ -94,13 +79,10 @@ class CompactLedger(beam.PTransform):
             | "ListLedger" >> beam.FlatMap(lambda _, **__: [p for p, _ in list_files(f"{directory}/*.parquet")], **waits)
         )
         records = files | "Spread" >> beam.Reshuffle() | "Read" >> beam.FlatMap(read_ledger)
-        pointers = self.shard_rows | "Pointers" >> beam.FlatMap(
-            lambda shard_rows: [(source_key_of(r["key"]), (r["key"], r["shard"], r["shard_offset"]))
-                                for r in shard_rows[1]])
         digits = self.items | "CountItems" >> beam.combiners.Count.Globally() | "Digits" >> beam.Map(key_digits)
         written = (
             {"items": self.items | "ItemKeys" >> beam.Map(lambda item: (item.key, None)),
-             "records": records, "pointers": pointers}
+             "records": records}
             | "Join" >> beam.CoGroupByKey()
             | "Compact" >> beam.FlatMapTuple(lambda key, grouped: compact_records(key, grouped, retried))
             | "ByFile" >> beam.Map(lambda r, digits: (compact_name(r["item"], digits), r),

@@ -1,22 +1,23 @@
 """The resume ledger: per-sample commits that let a rerun skip finished work and retry what failed.
 
 While a build runs, every outcome after the skip point is appended to the ledger folder as it
-happens: each clip that came through the per-item stages (with its audio), each reject, the clip
-keys an item was cut into, and which element each counted stage saw (so run stats come out the
-same). Records are buffered for a few seconds and written as Parquet files, each one atomically
-(temp + rename, through Beam's FileSystems), so a kill -9 loses at most the unwritten buffer and
-never leaves half a file — on any runner and any filesystem.
+happens: each clip that came through the per-item stages (its record; its audio is in the audio
+store, transforms/audio/store.py, by sha256), each reject, the clip keys an item was cut into, and
+which element each counted stage saw (so run stats come out the same). Records are small (no
+audio), buffered for a few seconds and written as Parquet files, each one atomically (temp +
+rename, through Beam's FileSystems), so a kill -9 loses at most the unwritten buffer and never
+leaves half a file — on any runner and any filesystem.
 
 A rerun with the same config reads the ledger before any stage runs. An item is restored from
 it, not processed, when one run recorded a complete, final outcome for it: a final whole-item
-reject, or the list of its clips with each one accepted or finally rejected. Everything else —
-items never finished, or rejected for a reason worth another try (RETRIED_REASONS: network
-failures, a file not there yet, unexpected errors) — goes through the stages again. Shards are
-then planned from restored + new clips together, so the corpus is the same as an uninterrupted
-run's. Stages between the skip point and the commit must decide per item or per clip, never
-across items (cross-item stages belong after `commit_and_restore`).
+reject, or the list of its clips with each one accepted (and its audio still in the store) or
+finally rejected. Everything else — items never finished, or rejected for a reason worth another
+try (RETRIED_REASONS: network failures, a file not there yet, unexpected errors) — goes through
+the stages again. Shards are then planned from restored + new clips together, so the corpus is
+the same as an uninterrupted run's. Stages between the skip point and the commit must decide per
+item or per clip, never across items (cross-item stages belong after `commit_and_restore`).
 
-Once a build has finished, compact.py rewrites the ledger without the audio the shards now hold.
+Once a build has finished, compact.py rewrites the ledger as one record set per settled item.
 The ledger lives in `<corpus>/.tunescribe/ledger/<fingerprint>/`: a new config, tool version or
 schema version gets a new folder (and the build drops the old one), so nothing stale is restored.
 """
@@ -24,9 +25,7 @@ schema version gets a new folder (and the build drops the old one), so nothing s
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import tarfile
 import threading
 import time
 import uuid
@@ -42,12 +41,12 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindows
 
 from tunescribe.schemas import CLIP_SCHEMA, REJECT_SCHEMA, Clip, Reject
+from tunescribe.transforms.audio.store import AudioStore
 from tunescribe.transforms.corpus.accounting import source_key_of
-from tunescribe.transforms.sinks.parquet import parquet_bytes
 from tunescribe.transforms.sinks.files import write_bytes_atomically
-from tunescribe.transforms.sinks.layout import read_sample
+from tunescribe.transforms.sinks.parquet import parquet_bytes
 
-LEDGER_VERSION = "2"
+LEDGER_VERSION = "3"
 
 # Reject reasons that say "not now" rather than "not this": a rerun tries these items again.
 RETRIED_REASONS = frozenset({
@@ -59,8 +58,8 @@ RETRIED_REASONS = frozenset({
 # The process's writer flushes its buffer when any of these is reached (and at the end of each
 # bundle): a kill loses at most this much committed work.
 FLUSH_RECORDS = 1024
-FLUSH_BYTES = 64 * 2**20
-FLUSH_SECONDS = 10.0
+FLUSH_BYTES = 16 * 2**20
+FLUSH_SECONDS = 5.0
 
 ACCEPTED, REJECTS, COUNTS, CLIPS = "accepted", "rejects", "counts", "clips"
 
@@ -71,11 +70,7 @@ LEDGER_SCHEMA = pa.schema([
     pa.field("key", pa.string(), nullable=False),  # the element's key (item or clip)
     pa.field("stage", pa.string()),  # counts: the counted stage's name
     pa.field("clips", pa.list_(pa.string())),  # clips: the clip keys the item was cut into
-    pa.field("clip", pa.struct(list(CLIP_SCHEMA))),  # accepted: the clip row, but its audio...
-    pa.field("audio", pa.binary()),  # ...is here (so it can be left unread), or in the corpus at:
-    pa.field("shard", pa.string()),  # compacted records: the shard holding the sample
-    pa.field("offset", pa.int64()),  # and the sample's byte offset in it
-    pa.field("audio_sha256", pa.string()),  # compacted records: what that audio member must hash to
+    pa.field("clip", pa.struct(list(CLIP_SCHEMA))),  # accepted: the clip row (its audio: in the store)
     pa.field("reject", pa.struct(list(REJECT_SCHEMA))),  # rejects: the reject row
 ])
 COMPACT_RUN = ""  # the run id of compacted records: older than any real run
@@ -95,8 +90,7 @@ def _record(run: str, kind: str, key: str, **fields) -> dict:
 
 
 def accepted_record(run: str, clip: Clip) -> tuple[dict, int]:
-    return _record(run, ACCEPTED, clip.key, clip={**clip.to_row(), "audio": None}, audio=clip.audio), \
-        len(clip.audio or b"") + 1024
+    return _record(run, ACCEPTED, clip.key, clip=clip.to_row()), 4096
 
 
 def reject_record(run: str, reject: Reject) -> tuple[Optional[dict], int]:
@@ -105,8 +99,15 @@ def reject_record(run: str, reject: Reject) -> tuple[Optional[dict], int]:
     return _record(run, REJECTS, reject.key, stage=reject.stage, reject=reject.to_row()), 512
 
 
-def count_record(stage: str, run: str, element) -> tuple[dict, int]:
-    return _record(run, COUNTS, element.key, stage=stage), 64
+def count_record(stage: str, run: str, key: str) -> tuple[dict, int]:
+    return _record(run, COUNTS, key, stage=stage), 64
+
+
+def listed_record(run: str, listed: tuple[str, tuple[str, ...]]) -> tuple[dict, int]:
+    """The clip keys an item was cut into: a rerun knows an item is finished only when each of
+    them has a final outcome."""
+    item_key, keys = listed
+    return _record(run, CLIPS, item_key, clips=list(keys)), 64 + 24 * len(keys)
 
 
 class _Writer:
@@ -173,40 +174,10 @@ class _Commit(beam.DoFn):
         yield GlobalWindows.windowed_value(self.n)
 
 
-class ListOutputs(beam.DoFn):
-    """Wraps the stage that cuts an item into clips, and commits which clips each item gave:
-    a rerun knows an item is finished only when each of these has a final outcome."""
-
-    def __init__(self, dofn: beam.DoFn, ledger: Ledger):
-        self.dofn, self.ledger = dofn, ledger
-
-    def setup(self):
-        self.dofn.setup()
-
-    def start_bundle(self):
-        self.dofn.start_bundle()
-        self.writer = writer_for(self.ledger)
-
-    def process(self, element):
-        keys = []
-        for out in self.dofn.process(element) or ():
-            keys.append(out.key)
-            yield out
-        self.writer.add(_record(self.ledger.run, CLIPS, element.key, clips=keys), 64 + 24 * len(keys))
-
-    def finish_bundle(self):
-        self.writer.flush()
-        return self.dofn.finish_bundle()
-
-    def teardown(self):
-        self.dofn.teardown()
-
-
-def read_ledger(path: str, with_audio: bool = True) -> list[tuple[str, dict]]:
+def read_ledger(path: str) -> list[tuple[str, dict]]:
     """(item key, record) for every record of one ledger file."""
-    columns = None if with_audio else [n for n in LEDGER_SCHEMA.names if n != "audio"]
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        table = pq.read_table(f, columns=columns)
+        table = pq.read_table(f)
     return [(row["item"], row) for row in table.to_pylist()]
 
 
@@ -219,7 +190,7 @@ class Outcome:
     """An item settled for good: what a rerun restores instead of processing it."""
 
     listed: Optional[tuple[str, ...]]  # the clips it was cut into (None: rejected before cutting)
-    accepted: list[dict]  # ledger records of its accepted clips (clip row + audio or shard pointer)
+    accepted: list[dict]  # ledger records of its accepted clips
     rejects: list[dict]  # final reject rows
     counts: frozenset  # (stage name, element key) of every counted stage it passed
 
@@ -267,29 +238,17 @@ def restorable(item_key: str, records: list[dict], retried: frozenset = RETRIED_
     return None
 
 
-def restore_clip(record: dict, shards_dir: str) -> Optional[Clip]:
-    """The committed clip of a ledger record. A compacted record's audio is read from its shard
-    and checked against the hash the record keeps (None if it is not there any more: the shards
-    were rewritten since). Only the audio comes from the shard: the clip as committed is in the
-    record (decisions after the commit may have changed the sample's JSON, e.g. dropped a caption)."""
-    row, audio = dict(record["clip"]), record.get("audio")
-    if audio is None:
-        if record.get("shard") is None or not record.get("audio_sha256"):
-            return None
-        try:
-            members = read_sample(f"{shards_dir}/{record['shard']}", record["offset"], row["key"])
-        except (OSError, ValueError, tarfile.TarError):
-            return None
-        audio = members.get(f"{row['key']}.{row['audio_format']}")
-        if audio is None or hashlib.sha256(audio).hexdigest() != record["audio_sha256"]:
-            return None
-    row["audio"] = audio
-    return Clip.from_row(row)
+def restore_clip(record: dict, store: AudioStore) -> Optional[Clip]:
+    """The committed clip of a ledger record, if its audio is still in the store (else None: the
+    item is done again). The clip is restored as committed: decisions after the commit (e.g. a
+    dropped caption) are made again from it."""
+    clip = Clip.from_row(record["clip"])
+    return clip if clip.audio_sha256 and store.has(clip.audio_sha256, clip.audio_format) else None
 
 
 class _Decide(beam.DoFn):
-    def __init__(self, retried: frozenset, shards_dir: str):
-        self.retried, self.shards_dir = retried, shards_dir
+    def __init__(self, retried: frozenset, store: AudioStore):
+        self.retried, self.store = retried, store
 
     def process(self, keyed):
         item_key, grouped = keyed
@@ -297,7 +256,7 @@ class _Decide(beam.DoFn):
         if not items:  # in the ledger but no longer in the inputs
             return
         outcome = restorable(item_key, list(grouped["records"]), self.retried)
-        clips = [restore_clip(r, self.shards_dir) for r in outcome.accepted] if outcome else []
+        clips = [restore_clip(r, self.store) for r in outcome.accepted] if outcome else []
         if outcome is None or any(c is None for c in clips):
             yield items[0]
             return
@@ -313,11 +272,11 @@ class _Decide(beam.DoFn):
 class SkipCommitted(beam.PTransform):
     """Unique source items -> `.todo` (items to process) and the restored outcomes of the
     others: `[ACCEPTED]` clips, `[REJECTS]`, `[COUNTS]` ((stage name, element key) pairs).
-    `shards_dir` is where compacted records point for their audio."""
+    `store` holds the committed clips' audio."""
 
-    def __init__(self, ledger: Ledger, shards_dir: str):
+    def __init__(self, ledger: Ledger, store: AudioStore):
         super().__init__()
-        self.ledger, self.shards_dir = ledger, shards_dir.rstrip("/")
+        self.ledger, self.store = ledger, store
 
     def expand(self, items):
         records = (
@@ -330,19 +289,21 @@ class SkipCommitted(beam.PTransform):
         return (
             {"items": items | "ByKey" >> beam.Map(lambda item: (item.key, item)), "records": records}
             | "Join" >> beam.CoGroupByKey()
-            | "Decide" >> beam.ParDo(_Decide(self.ledger.retried, self.shards_dir)).with_outputs(
+            | "Decide" >> beam.ParDo(_Decide(self.ledger.retried, self.store)).with_outputs(
                 ACCEPTED, REJECTS, COUNTS, main="todo")
         )
 
 
-def commit_and_restore(ledger: Ledger, restored, accepted, rejects: list, counts: dict):
+def commit_and_restore(ledger: Ledger, restored, accepted, rejects: list, counts: dict, listed):
     """Commits this run's outcomes to the ledger and merges in the restored ones.
 
     `accepted`: clips that reached the end of the per-item stages; `rejects`: the reject
-    PCollections of those stages; `counts`: stage name -> PCollection counted in the run stats.
-    Returns (all accepted clips, all these rejects, {stage name: counted PCollection}, commits):
+    PCollections of those stages; `counts`: stage name -> PCollection of the keys it counted;
+    `listed`: (item key, clip keys) of every item cut into clips.
+    Returns (all accepted clips, all these rejects, {stage name: PCollection of keys}, commits):
     `commits` is complete only once every record of this run is on disk."""
-    signals = [accepted | "CommitAccepted" >> beam.ParDo(_Commit(ledger, accepted_record))]
+    signals = [accepted | "CommitAccepted" >> beam.ParDo(_Commit(ledger, accepted_record)),
+               listed | "CommitListed" >> beam.ParDo(_Commit(ledger, listed_record))]
     for n, pc in enumerate(rejects):
         signals.append(pc | f"CommitRejects{n}" >> beam.ParDo(_Commit(ledger, reject_record)))
     merged_counts = {}

@@ -7,6 +7,10 @@ adjacent and sorted by name. So the same clips always give the same bytes, on an
 Each sample holds `{key}.flac` (the audio), `{key}.json` (every clip field but the audio) and
 `{key}.txt` (the first caption), so both `webdataset` and plain `tar` users find what they need.
 
+Memory: what flows here are clip records; each shard's writer reads its samples' audio from the
+audio store (transforms/audio/store.py) one member at a time, in order, and streams it into the
+tar, so no shard is ever held in memory. Planning gathers (split, key, size) of every clip.
+
 Resume: a shard is committed by renaming a complete temp file into place, then recording its
 sha256 in `commit_dir`. A rerun that would write the same bytes (same digest, same size on disk)
 leaves the committed shard alone; anything else is rewritten.
@@ -19,11 +23,14 @@ import hashlib
 import io
 import json
 import tarfile
+from typing import Union
 
 import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from tunescribe.schemas import Clip
+from tunescribe.transforms.audio.store import AudioStore
 from tunescribe.transforms.sinks.files import list_files, read_bytes, write_atomically, write_bytes_atomically
 from tunescribe.transforms.sinks.layout import shard_name
 
@@ -35,9 +42,7 @@ UNSPLIT = "all"  # series name for clips that reach the writer without a split
 
 
 def metadata_of(clip: Clip) -> dict:
-    row = clip.to_row()
-    del row["audio"]
-    return row
+    return clip.to_row()
 
 
 def canonical_json(obj) -> bytes:
@@ -45,10 +50,22 @@ def canonical_json(obj) -> bytes:
 
 
 @dataclasses.dataclass(frozen=True)
+class StoredAudio:
+    """A member whose bytes are in the audio store (read only when the tar is written)."""
+
+    sha256: str
+    fmt: str
+    size: int
+
+    def __len__(self) -> int:
+        return self.size
+
+
+@dataclasses.dataclass(frozen=True)
 class Sample:
     key: str
-    members: tuple[tuple[str, bytes], ...]  # (file name, bytes), sorted by name
-    row: dict  # the clip's table row (no audio)
+    members: tuple[tuple[str, Union[bytes, StoredAudio]], ...]  # (file name, data), sorted by name
+    row: dict  # the clip's table row
 
     @property
     def tar_size(self) -> int:
@@ -62,7 +79,7 @@ class Sample:
 def to_sample(clip: Clip) -> Sample:
     row = metadata_of(clip)
     members = {
-        f"{clip.key}.{clip.audio_format}": clip.audio,
+        f"{clip.key}.{clip.audio_format}": StoredAudio(clip.audio_sha256, clip.audio_format, clip.audio_size),
         f"{clip.key}.json": canonical_json(row),
     }
     if clip.captions:
@@ -99,15 +116,21 @@ def tar_member(name: str, size: int) -> tarfile.TarInfo:
     return info
 
 
-def write_tar(fileobj, samples: list[Sample]) -> list[int]:
-    """Writes the samples as one tar; returns each sample's byte offset."""
+def write_tar(fileobj, samples: list[Sample], store: AudioStore) -> list[int]:
+    """Writes the samples as one tar, streaming stored audio from `store`; returns each sample's
+    byte offset."""
     offsets = []
     with tarfile.open(fileobj=fileobj, mode="w|", format=tarfile.USTAR_FORMAT) as tar:
         pos = 0
         for sample in samples:
             offsets.append(pos)
             for name, data in sample.members:
-                tar.addfile(tar_member(name, len(data)), io.BytesIO(data))
+                if isinstance(data, StoredAudio):
+                    path = store.path(data.sha256, data.fmt)
+                    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+                        tar.addfile(tar_member(name, data.size), f)
+                else:
+                    tar.addfile(tar_member(name, len(data)), io.BytesIO(data))
             pos += sample.tar_size
     return offsets
 
@@ -125,27 +148,44 @@ class Digest:
         return len(data)
 
 
+class Tee:
+    """Writes to a file and a Digest at once: a shard is hashed as it is written, in one pass."""
+
+    def __init__(self, f, digest: Digest):
+        self.f, self.digest = f, digest
+
+    def write(self, data) -> int:
+        self.digest.write(data)
+        return self.f.write(data)
+
+
 def marker_text(sha256: str, size: int) -> bytes:
     return f"{sha256} {size}\n".encode()
 
 
 class _WriteShard(beam.DoFn):
-    def __init__(self, output_dir: str, name: str, commit_dir: str | None):
-        self.output_dir, self.name, self.commit_dir = output_dir, name, commit_dir
+    def __init__(self, output_dir: str, name: str, commit_dir: str | None, store: AudioStore):
+        self.output_dir, self.name, self.commit_dir, self.store = output_dir, name, commit_dir, store
 
     def process(self, shard_samples):
         (split, number), samples = shard_samples
         samples = sorted(samples, key=lambda s: s.key)
         fname = shard_name(self.name, split, number)
-        digest = Digest()
-        offsets = write_tar(digest, samples)
         path = f"{self.output_dir}/{fname}"
-        sha256 = digest.sha256.hexdigest()
-        if self._committed(path, fname, sha256, digest.size):
+        digest = None
+        if self.commit_dir and FileSystems.exists(self._marker(fname)):
+            # A rerun: hash what the shard would hold (reading only) and keep it if it is the same.
+            digest = Digest()
+            offsets = write_tar(digest, samples, self.store)
+            if not self._committed(path, fname, digest.sha256.hexdigest(), digest.size):
+                digest = None
+        if digest is not None:
             beam.metrics.Metrics.counter("sinks", "shards_kept").inc()
         else:
-            self._write(path, fname, samples, sha256, digest.size)
+            digest = Digest()
+            offsets = self._write(path, fname, samples, digest)
             beam.metrics.Metrics.counter("sinks", "shards_written").inc()
+        sha256 = digest.sha256.hexdigest()
         beam.metrics.Metrics.counter("sinks", "samples_written").inc(len(samples))
         rows = [
             {**s.row, "shard": fname, "shard_index": i, "shard_offset": off}
@@ -168,24 +208,27 @@ class _WriteShard(beam.DoFn):
             return False
         return read_bytes(self._marker(fname)) == marker_text(sha256, size)
 
-    def _write(self, path: str, fname: str, samples: list[Sample], sha256: str, size: int) -> None:
+    def _write(self, path: str, fname: str, samples: list[Sample], digest: Digest) -> list[int]:
         if self.commit_dir and FileSystems.exists(self._marker(fname)):
             FileSystems.delete([self._marker(fname)])  # a stale marker must never vouch for new bytes
-        write_atomically(path, lambda f: write_tar(f, samples))
+        offsets = []
+        write_atomically(path, lambda f: offsets.extend(write_tar(Tee(f, digest), samples, self.store)))
         if self.commit_dir:
-            write_bytes_atomically(self._marker(fname), marker_text(sha256, size))
+            write_bytes_atomically(self._marker(fname), marker_text(digest.sha256.hexdigest(), digest.size))
+        return offsets
 
 
 class WriteWebDataset(beam.PTransform):
-    """Clips (with encoded audio) -> shards on disk.
+    """Clips (their audio in `store`) -> shards on disk.
 
     Outputs `.rows`: (shard file name, table rows) per shard, and `[SHARD_FACTS]`: one dict per
     shard for the shard index. `commit_dir` (optional) holds the commit markers that let a rerun
     keep shards that are already written."""
 
-    def __init__(self, output_dir: str, name: str, max_samples: int = 1000, max_bytes: int = 512 * 2**20,
-                 commit_dir: str | None = None):
+    def __init__(self, output_dir: str, name: str, store: AudioStore, max_samples: int = 1000,
+                 max_bytes: int = 512 * 2**20, commit_dir: str | None = None):
         super().__init__()
+        self.store = store
         if "/" in name or "." in name or not name:
             raise ValueError(f"corpus name must be non-empty, without dots or slashes: {name!r}")
         self.output_dir, self.name = output_dir.rstrip("/"), name
@@ -204,6 +247,6 @@ class WriteWebDataset(beam.PTransform):
             samples
             | "ToShard" >> beam.Map(lambda s, plan: (plan[s.key], s), plan=beam.pvalue.AsSingleton(plan))
             | "GroupShard" >> beam.GroupByKey()
-            | "Write" >> beam.ParDo(_WriteShard(self.output_dir, self.name, self.commit_dir)).with_outputs(
+            | "Write" >> beam.ParDo(_WriteShard(self.output_dir, self.name, self.commit_dir, self.store)).with_outputs(
                 SHARD_FACTS, main="rows")
         )

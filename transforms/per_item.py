@@ -1,0 +1,193 @@
+"""Runs the per-item audio stages back to back, one source item at a time, on every core.
+
+fetch -> decode -> segment -> stats -> attributes -> identity -> encode + store
+
+These are the stages that need a source's PCM. Run as separate Beam steps, the decoded audio and
+each clip's samples were Beam elements: the runner buffered and pickled them between steps and
+materialised them wherever a PCollection had a second consumer (counts, ledger commits, flattens
+with restored items) — about 8 GB of memory per hour of audio. Here they are one DoFn: an item's
+PCM lives only inside `StageChain.run`, and what leaves it is small — each clip's record with its
+audio in the store (transforms/audio/store.py), each reject, each counted (stage, key).
+
+Each step keeps the contract of a `RunStage`: an exception in a stage is a reject naming that
+stage (`to_reject`, which stops the run on a full disk instead), and nothing is lost.
+
+Every core: on a runner that gives this DoFn one process per machine (the DirectRunner's default),
+`workers` > 1 runs the chain on that many items at once in a pool of worker processes
+(transforms/workers.py). Items go out as they arrive and results come back as they finish, so a
+long track does not hold up the rest; the outputs are the same, only their order differs, and
+everything after this step is ordered by key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import traceback
+from collections import OrderedDict
+from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Optional
+
+import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
+
+from tunescribe.schemas import Reject
+from tunescribe.transforms.stage import REJECTS, to_reject
+
+COUNTS = "counts"  # tagged output: (count name, element key) for each element a counted step made
+LISTED = "listed"  # tagged output: (item key, clip keys) for each item a listing step cut up
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One stage in the chain: its name for rejects, its DoFn, the name its outputs are counted
+    under in the run stats (None: not counted), and whether it lists the clips an item was cut
+    into (the resume ledger needs the list to know when an item is finished)."""
+
+    stage: str
+    dofn: beam.DoFn
+    counted: Optional[str] = None
+    lists_outputs: bool = False
+
+
+@dataclasses.dataclass
+class ItemResult:
+    """Everything one item gave: small records only (the PCM stayed in the chain)."""
+
+    outputs: list = dataclasses.field(default_factory=list)
+    rejects: list[Reject] = dataclasses.field(default_factory=list)
+    counts: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    listed: list[tuple[str, tuple[str, ...]]] = dataclasses.field(default_factory=list)
+
+
+class StageChain:
+    """The steps as one function of an item (depth first: one clip at a time after the cut)."""
+
+    def __init__(self, steps: tuple[Step, ...]):
+        self.steps = tuple(steps)
+
+    def setup(self) -> None:
+        for step in self.steps:
+            step.dofn.setup()
+
+    def teardown(self) -> None:
+        for step in self.steps:
+            step.dofn.teardown()
+
+    def run(self, element) -> ItemResult:
+        result = ItemResult()
+        self._through(0, element, result)
+        return result
+
+    def _through(self, i: int, element, result: ItemResult) -> None:
+        if i == len(self.steps):
+            result.outputs.append(element)
+            return
+        step = self.steps[i]
+        try:
+            outputs = list(step.dofn.process(element) or ())
+        except Exception as exc:  # noqa: BLE001 - every failure of an element is its reject
+            lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+            result.rejects.append(to_reject(step.stage, element, type(exc), repr(exc), lines))
+            return
+        if step.lists_outputs:
+            result.listed.append((element.key, tuple(out.key for out in outputs)))
+        for out in outputs:
+            if step.counted:
+                result.counts.append((step.counted, out.key))
+            self._through(i + 1, out, result)
+        del outputs  # the cut clips (views of the source's PCM) go as soon as the last is done
+
+
+class RunStagesPerItem(beam.DoFn):
+    """Items -> main: what the last step made; [REJECTS]: rejects; [COUNTS]: (name, key) of every
+    counted output; [LISTED]: (item key, clip keys) of every listing step. See the module doc."""
+
+    def __init__(self, steps: tuple[Step, ...], workers: int = 1):
+        self.steps, self.workers = tuple(steps), max(1, int(workers))
+
+    def setup(self):
+        self.counters = {}
+        if self.workers == 1:
+            self.chain = StageChain(self.steps)
+            self.chain.setup()
+        else:
+            from tunescribe.transforms.workers import ChainPool
+
+            self.pool = ChainPool(self.workers, self.steps)
+
+    def teardown(self):
+        if self.workers == 1:
+            self.chain.teardown()
+
+    def start_bundle(self):
+        self.pending: OrderedDict = OrderedDict()  # future -> (item, attempt)
+
+    def process(self, item):
+        if self.workers == 1:
+            yield from self._emit(self.chain.run(item))
+            return
+        self._submit(item, 1)
+        # Enough in flight to keep every worker busy while results wait to be taken.
+        yield from self._collect(block=len(self.pending) >= 2 * self.workers)
+
+    def finish_bundle(self):
+        if self.workers == 1:
+            return
+        while self.pending:
+            for out in self._collect(block=True):
+                if isinstance(out, beam.pvalue.TaggedOutput):
+                    yield beam.pvalue.TaggedOutput(out.tag, GlobalWindows.windowed_value(out.value))
+                else:
+                    yield GlobalWindows.windowed_value(out)
+
+    def _submit(self, item, attempt: int) -> None:
+        self.pending[self.pool.submit(item)] = (item, attempt)
+
+    def _collect(self, block: bool):
+        if block and self.pending:
+            wait(list(self.pending), return_when=FIRST_COMPLETED)
+        for future in [f for f in self.pending if f.done()]:
+            item, attempt = self.pending.pop(future)
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                # A worker died (killed, or crashed in a native library) with this item among those
+                # in flight: each of them is tried once more; the item that kills a worker twice is
+                # rejected, and the run goes on.
+                self.pool.restart()
+                if attempt == 1:
+                    self._submit(item, 2)
+                    continue
+                result = ItemResult(rejects=[to_reject(
+                    self.steps[0].stage, item, RuntimeError,
+                    "a worker process died while processing it (killed, out of memory, or a crash)")])
+            yield from self._emit(result)
+
+    def _emit(self, result: ItemResult):
+        for name, key in result.counts:
+            self._count(name)
+            yield beam.pvalue.TaggedOutput(COUNTS, (name, key))
+        for listed in result.listed:
+            yield beam.pvalue.TaggedOutput(LISTED, listed)
+        for reject in result.rejects:
+            yield beam.pvalue.TaggedOutput(REJECTS, reject)
+        yield from result.outputs
+
+    def _count(self, name: str) -> None:
+        if name not in self.counters:
+            self.counters[name] = beam.metrics.Metrics.counter("stages", name)
+        self.counters[name].inc()
+
+
+class AudioPath(beam.PTransform):
+    """Applies RunStagesPerItem: items -> (outputs, rejects, counts, listed)."""
+
+    def __init__(self, steps: tuple[Step, ...], workers: int = 1):
+        super().__init__()
+        self.steps, self.workers = tuple(steps), workers
+
+    def expand(self, items):
+        results = items | "Stages" >> beam.ParDo(RunStagesPerItem(self.steps, self.workers)).with_outputs(
+            REJECTS, COUNTS, LISTED, main="outputs")
+        return results.outputs, results[REJECTS], results[COUNTS], results[LISTED]

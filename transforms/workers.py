@@ -1,0 +1,94 @@
+"""A pool of worker processes that run a `StageChain` (transforms/per_item.py) on items.
+
+Why processes: the per-item stages are CPU work in numpy, soxr, PyAV and libsndfile, with Python
+between the calls, so threads in one interpreter contend for the GIL. Beam's own
+`multi_processing` DirectRunner mode splits every step's input across worker processes and
+exchanges elements with them over gRPC, a cost paid again at each step; with one pool around the
+one step that does the heavy work, items go out and small records come back, nothing else.
+
+The pool is per process and outlives a pipeline (tests and notebooks run many builds in one
+process; starting interpreters is the costly part). Each task carries the chain pickled, and a
+worker sets a chain up once (its `setup()`: models, sessions) and keeps it by digest.
+Workers are started with `spawn` (a fork of a process running Beam's gRPC threads can deadlock),
+use one BLAS thread each (there is a worker per core already), and die with their parent.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import hashlib
+import multiprocessing
+import pickle
+import signal
+import sys
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+_LOCK = threading.Lock()
+_CHAINS: dict[str, object] = {}  # in a worker: digest -> the chain, set up
+_KEEP_CHAINS = 4  # a worker keeps the chains of this many recent pipelines set up
+
+
+def _start_worker() -> None:
+    if sys.platform == "linux":
+        PR_SET_PDEATHSIG = 1
+        # A killed build (kill -9, the OOM killer) must not leave its workers running.
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the parent, which ends the pool
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
+
+
+def _run(digest: str, chain_bytes: bytes, item):
+    chain = _CHAINS.get(digest)
+    if chain is None:
+        while len(_CHAINS) >= _KEEP_CHAINS:
+            _CHAINS.pop(next(iter(_CHAINS))).teardown()
+        chain = pickle.loads(chain_bytes)
+        chain.setup()
+        _CHAINS[digest] = chain
+    return chain.run(item)
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    with _LOCK:
+        if workers not in _POOLS:
+            _POOLS[workers] = ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker)
+        return _POOLS[workers]
+
+
+def _discard(workers: int) -> None:
+    with _LOCK:
+        pool = _POOLS.pop(workers, None)
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+@atexit.register
+def _shutdown_all() -> None:
+    for workers in list(_POOLS):
+        _discard(workers)
+
+
+class ChainPool:
+    """Submits items to the shared pool of `workers` processes, each running the chain of `steps`."""
+
+    def __init__(self, workers: int, steps):
+        from tunescribe.transforms.per_item import StageChain
+
+        self.workers = workers
+        self.chain_bytes = pickle.dumps(StageChain(steps))
+        self.digest = hashlib.sha256(self.chain_bytes).hexdigest()
+
+    def submit(self, item) -> Future:
+        return _pool(self.workers).submit(_run, self.digest, self.chain_bytes, item)
+
+    def restart(self) -> None:
+        """Replaces a broken pool (a worker died); the next submit starts a fresh one."""
+        pool = _POOLS.get(self.workers)
+        if pool is not None and getattr(pool, "_broken", False):
+            _discard(self.workers)
