@@ -18,19 +18,15 @@ from importlib.metadata import PackageNotFoundError, version
 import apache_beam as beam
 
 from tunescribe.pipelines.caption_models import check_caption_models
-from tunescribe.pipelines.captioners import build_captioners
 from tunescribe.pipelines.config import BuildConfig, FolderInput
 from tunescribe.pipelines.corpus import write_corpus
 from tunescribe.pipelines.music import attribute_steps, tag_audio
 from tunescribe.pipelines.quality import quality_stats
-from tunescribe.pipelines.resources import request_model_resources
 from tunescribe.transforms.audio.decode import DecodeAudio
 from tunescribe.transforms.audio.encode import EncodeAudio, LoadAudio, drop_audio
 from tunescribe.transforms.audio.segment import SegmentClips
 from tunescribe.transforms.audio.stats import ComputeAudioStats
 from tunescribe.transforms.audio.store import AUDIO_STORE_DIR, AudioStore
-from tunescribe.transforms.captions.estimate import EstimateCaptions
-from tunescribe.transforms.captions.model_captions import ModelCaptions
 from tunescribe.transforms.captions.offline import OfflineCaptioner
 from tunescribe.transforms.corpus.split import AssignSplit, ForcedTestGroups
 from tunescribe.transforms.ingest.dedup import DropDuplicateSources
@@ -144,9 +140,16 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig, estimate_path: str | None
     measured, bad_music = tag_audio(clips, cfg, store)
     if tags_later:
         counts["measured"] = keys_of(measured, "Keys[measured]")
-    captioners = build_captioners(cfg.captions.models)
+    captioners = []
+    if cfg.captions.models or estimate_path is not None:
+        # Beam's RunInference imports torch: only a build that runs a model pays for it.
+        from tunescribe.pipelines.captioners import build_captioners
+
+        captioners = build_captioners(cfg.captions.models)
     check_caption_models(cfg.captions.models, need_keys=estimate_path is None)
     if estimate_path is not None:
+        from tunescribe.transforms.captions.estimate import EstimateCaptions
+
         measured | "EstimateCaptions" >> EstimateCaptions(
             [c for c, _ in captioners], [cost for _, cost in captioners], estimate_path)
         return
@@ -157,6 +160,8 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig, estimate_path: str | None
             "captions", OfflineCaptioner(offline.tasks, offline.seed, offline.min_confidence))
         bad_captions = [bad_captions]
     for n, (captioner, _) in enumerate(captioners):
+        from tunescribe.transforms.captions.model_captions import ModelCaptions
+
         label = f"ModelCaptions{n}_{captioner.name}"
         if captioner.audio:  # an audio captioner listens to the clip: its PCM, from the store, for that stage only
             captioned = captioned | f"{label}Listen" >> beam.ParDo(LoadAudio(store))
@@ -186,4 +191,7 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig, estimate_path: str | None
                                ingested, provenance, store)
     p | "CompactLedger" >> CompactLedger(ledger, unique, after=(commits, manifest))
     # GPU (and RAM) hints on the steps that run a model, for runners that place work by them.
-    request_model_resources(p, cfg.resources.hints())
+    if captioners or cfg.tagging.model or cfg.clap is not None:
+        from tunescribe.pipelines.resources import request_model_resources
+
+        request_model_resources(p, cfg.resources.hints())
