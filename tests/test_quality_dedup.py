@@ -1,22 +1,29 @@
 """Duplicates planted as re-encoded, resampled, gain-changed and trimmed copies of audio-dev clips
-are found; distinct clips (other pieces, and other parts of the same piece) are not merged."""
+are found; distinct clips (other pieces, and other parts of the same piece) are not merged; the Beam
+transform (keyed steps on the DirectRunner) gives exactly the in-process verdicts."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import random
 
+import apache_beam as beam
 import av
 import numpy as np
 import pytest
 import soundfile as sf
 import soxr
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing.util import assert_that, equal_to
 
 from tunescribe.schemas import Caption, Clip, Provenance
 from tunescribe.transforms.audio.decode import decode_audio
 from tunescribe.transforms.audio.segment import window_bounds
 from tunescribe.transforms.quality import fingerprint as fp
 from tunescribe.transforms.quality.decontaminate import EvalIndex, EvalSet, contamination
-from tunescribe.transforms.quality.dedup import DedupRules, Summary, find_duplicates
+from tunescribe.transforms.quality.dedup import (DedupRules, FindDuplicates, Summary, UpTo, audio_pairs,
+                                                 find_duplicates)
 
 RATE = 48000
 MUSIC = ["bach_bwv1_6.ogg", "bach_bwv66_6.ogg", "corelli_opus3no1_1grave.ogg", "joplin_maple_leaf_rag.ogg",
@@ -156,3 +163,77 @@ def test_decontamination_by_id_and_by_audio(corpus):
     hits = {c.key: contamination(c, evals) for c in originals if c.source_id == "joplin_maple_leaf_rag.ogg"}
     assert hits[f"joplin_maple_leaf_rag.ogg_{1:05d}"][0] == "eval_audio"
     assert all(contamination(c, evals) is None for c in originals if c.source_id != "joplin_maple_leaf_rag.ogg")
+
+
+WORDS = "bright piano melody slow tempo with soft strings and a gentle drum beat in minor key over warm bass".split()
+SENTENCES = [" ".join(random.Random(n).sample(WORDS, 12)) for n in range(40)]
+
+
+def with_varied_captions(s: Summary) -> Summary:
+    """1-3 captions from a small pool, some with a word added: many near-duplicates across sources."""
+    r = random.Random(s.key)
+    captions = [r.choice(SENTENCES) + (" " + r.choice(WORDS) if r.random() < 0.3 else "")
+                for _ in range(r.randint(1, 3))]
+    return dataclasses.replace(s, captions=tuple(captions))
+
+
+def test_beam_gives_the_in_process_verdicts(corpus):
+    originals, planted = corpus
+    summaries = [with_varied_captions(Summary.of(c)) for c in originals + [c for cs in planted.values() for c in cs]]
+    rule_sets = {"audio": DedupRules(), "captions": DedupRules(caption_jaccard=0.7),
+                 "captions_only": DedupRules(exact_audio=False, max_ber=None, caption_jaccard=0.5)}
+    want = {name: find_duplicates(summaries, rules) for name, rules in rule_sets.items()}
+    assert {v.reason for v in want["captions"].values()} >= {"duplicate_audio", "duplicate_audio_near",
+                                                           "duplicate_caption", None}
+    options = PipelineOptions(["--direct_num_workers=2", "--direct_running_mode=multi_threading"])
+    with beam.Pipeline(options=options) as p:
+        # Reversed input: the transform must not depend on the order clips arrive in.
+        clips = p | beam.Create(summaries[::-1], reshuffle=True)
+        for name, rules in rule_sets.items():
+            got = clips | f"Find_{name}" >> FindDuplicates(rules)
+            assert_that(got, equal_to(sorted(want[name].items())), label=f"Same_{name}")
+    print(f"\nBeam == in-process: {', '.join(f'{n} {len(v)} verdicts' for n, v in want.items())}")
+
+
+def test_a_value_held_by_more_than_max_bucket_clips_makes_no_pairs(corpus):
+    members = [(-10.0, f"k{i}", f"s{i}") for i in range(3)]
+    assert len(list(audio_pairs(_grouped(members, UpTo(3))))) == 3
+    assert _grouped(members, UpTo(2)) is None and list(audio_pairs(None)) == []
+    # A piece and its MP3: every shared value is held by both clips, so with max_bucket 1 none
+    # carries identity and the copy is not found; with 2 it is.
+    originals, planted = corpus
+    pair = [Summary.of(c) for c in originals + planted["mp3_96k.bach_bwv66_6.ogg"]
+            if c.source_id.endswith("bach_bwv66_6.ogg")]
+    assert find_duplicates(pair, DedupRules(max_bucket=1)) == {}
+    assert len(find_duplicates(pair, DedupRules(max_bucket=2))) == len(pair) // 2
+
+
+def _grouped(members, fn: UpTo):
+    return fn.extract_output(_add_all(fn, members))
+
+
+def _add_all(fn, members):
+    acc = fn.create_accumulator()
+    for m in members:
+        acc = fn.add_input(acc, m)
+    return acc
+
+
+def test_grouping_does_not_depend_on_input_order_or_bundles(corpus):
+    members = [(-round(10 - i / 7, 3), f"k{i:03d}", f"s{i % 5}") for i in range(40)]
+    fn = UpTo(200)
+    want = _grouped(members, fn)
+    for seed in range(5):
+        shuffled = random.Random(seed).sample(members, len(members))
+        cuts = sorted(random.Random(seed).sample(range(1, len(members)), 3))
+        bundles = [shuffled[a:b] for a, b in zip([0, *cuts], [*cuts, len(members)])]
+        got = fn.extract_output(fn.merge_accumulators([_add_all(fn, b) for b in bundles[::-1]]))
+        assert got == want and list(audio_pairs(got)) == list(audio_pairs(want))
+    # Over the bound, any split says "no identity".
+    small = UpTo(30)
+    assert small.merge_accumulators([_add_all(small, members[:20]), _add_all(small, members[20:])]) is None
+    originals, planted = corpus
+    summaries = [with_varied_captions(Summary.of(c)) for c in originals + [c for cs in planted.values() for c in cs]]
+    rules = DedupRules(caption_jaccard=0.7)
+    shuffled = random.Random(1).sample(summaries, len(summaries))
+    assert find_duplicates(shuffled, rules) == find_duplicates(summaries, rules)

@@ -6,7 +6,9 @@ candidates (clips with stats, captions, hash, fingerprint and encoded audio) -> 
      rules (rules.py) — failing captions are dropped, and a clip left without one is rejected
      with the first caption's first reason (the detail lists every caption's failures);
   2. per clip (stage "decontaminate"): evaluation sets by id and by fingerprint;
-  3. over all survivors (stage "dedup"): exact and near-duplicate audio, near-duplicate captions.
+  3. over all survivors (stage "dedup"): exact and near-duplicate audio, near-duplicate captions
+     (dedup.py: keyed steps, nothing gathers the clips); each clip meets its verdict in a keyed
+     join (CoGroupByKey by clip key), not a side input.
 
 Nothing here reads audio or runs a model, so `tunescribe filter` re-runs it on a built corpus
 with new thresholds and gets what a full rebuild with them would give.
@@ -21,7 +23,7 @@ import apache_beam as beam
 
 from tunescribe.schemas import Clip, Reject
 from tunescribe.transforms.quality.decontaminate import EvalIndex, EvalSetSpec, contamination, load_eval_set
-from tunescribe.transforms.quality.dedup import DedupRules, Summary, find_duplicates
+from tunescribe.transforms.quality.dedup import DedupRules, FindDuplicates, Summary, find_duplicates
 from tunescribe.transforms.quality.gate import QualityThresholds, check_clip
 from tunescribe.transforms.quality.rules import CaptionRules, caption_failures
 from tunescribe.transforms.stage import REJECTS, Rejected, RunStage
@@ -147,9 +149,14 @@ def _index_of(eval_sets) -> EvalIndex:
 
 
 class _ApplyDedup(beam.DoFn):
-    def process(self, clip: Clip, verdicts):
-        outcome = after_dedup(clip, verdicts.get(clip.key))
-        yield beam.pvalue.TaggedOutput(REJECTS, outcome) if isinstance(outcome, Reject) else outcome
+    """(key, {"clip": [clip], "verdict": [at most one Verdict]}) -> the clip as dedup leaves it."""
+
+    def process(self, joined):
+        _, groups = joined
+        verdict = groups["verdict"][0] if groups["verdict"] else None
+        for clip in groups["clip"]:
+            outcome = after_dedup(clip, verdict)
+            yield beam.pvalue.TaggedOutput(REJECTS, outcome) if isinstance(outcome, Reject) else outcome
 
 
 class DecideQuality(beam.PTransform):
@@ -166,12 +173,10 @@ class DecideQuality(beam.PTransform):
                      | "LoadEvalSet" >> beam.Map(load_eval_set))
         clean, contaminated = passed | "Decontaminate" >> RunStage(
             "decontaminate", _Decontaminate(d.dedup), side_inputs={"eval_sets": beam.pvalue.AsList(eval_sets)})
-        verdicts = (
-            clean
-            | "Summaries" >> beam.Map(Summary.of)
-            | "AllSummaries" >> beam.combiners.ToList()
-            | "FindDuplicates" >> beam.Map(find_duplicates, d.dedup)
+        verdicts = clean | "Summaries" >> beam.Map(Summary.of) | "FindDuplicates" >> FindDuplicates(d.dedup)
+        results = (
+            {"clip": clean | "KeyClips" >> beam.Map(lambda c: (c.key, c)), "verdict": verdicts}
+            | "JoinVerdicts" >> beam.CoGroupByKey()
+            | "ApplyDedup" >> beam.ParDo(_ApplyDedup()).with_outputs(REJECTS, main="accepted")
         )
-        results = clean | "ApplyDedup" >> beam.ParDo(
-            _ApplyDedup(), verdicts=beam.pvalue.AsSingleton(verdicts)).with_outputs(REJECTS, main="accepted")
         return results.accepted, [bad_quality, contaminated, results[REJECTS]]
