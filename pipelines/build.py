@@ -38,8 +38,9 @@ from tunescribe.transforms.ingest.roots import KeepInsideRoots
 from tunescribe.transforms.ingest.youtube import YoutubeOptions
 from tunescribe.schemas import CLIP_SCHEMA_VERSION, REJECT_SCHEMA_VERSION
 from tunescribe.transforms.sinks.compact import CompactLedger
-from tunescribe.transforms.sinks.layout import SHARDS_DIR, WORK_DIR
+from tunescribe.transforms.sinks.layout import PROGRESS_FILE, SHARDS_DIR, WORK_DIR
 from tunescribe.transforms.sinks.ledger import LEDGER_VERSION, Ledger, ListOutputs, SkipCommitted, commit_and_restore
+from tunescribe.transforms.sinks.progress import WriteRunTotals
 from tunescribe.transforms.stage import RunStage
 
 LEDGERS_DIR = f"{WORK_DIR}/ledger"  # one folder per config fingerprint
@@ -98,6 +99,8 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig, estimate_path: str | None
     ledger = Ledger(ledger_dir(cfg))
     restored = unique | "SkipCommitted" >> SkipCommitted(ledger, f"{out}/{SHARDS_DIR}")
     items = restored.todo
+    if estimate_path is None:  # the progress line's totals; items go on once they are written
+        items = (items, unique) | "WriteRunTotals" >> WriteRunTotals(f"{out}/{PROGRESS_FILE}")
     remote = RemoteOptions(**cfg.remote.model_dump(exclude={"temp_dir"}))
     fetched, bad_fetch = items | "FetchAudio" >> RunStage(
         "fetch", FetchAudio(remote, YoutubeOptions(**cfg.youtube.model_dump()), cfg.remote.temp_dir))
