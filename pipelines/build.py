@@ -40,8 +40,9 @@ from tunescribe.schemas import CLIP_SCHEMA_VERSION, REJECT_SCHEMA_VERSION
 from tunescribe.transforms.per_item import AudioPath, Step
 from tunescribe.transforms.quality.fingerprint import ComputeAudioIdentity
 from tunescribe.transforms.sinks.compact import CompactLedger
-from tunescribe.transforms.sinks.layout import WORK_DIR
+from tunescribe.transforms.sinks.layout import PROGRESS_FILE, WORK_DIR
 from tunescribe.transforms.sinks.ledger import LEDGER_VERSION, Ledger, SkipCommitted, commit_and_restore
+from tunescribe.transforms.sinks.progress import WriteRunTotals
 from tunescribe.transforms.stage import RunStage
 
 LEDGERS_DIR = f"{WORK_DIR}/ledger"  # one folder per config fingerprint
@@ -121,6 +122,7 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig, estimate_path: str | None
     """The corpus build; with `estimate_path`, a dry run that stops before the model captions and
     writes what they would ask (requests, tokens, cost) there instead. `workers`: processes that
     run the per-item audio stages at once (pipelines/runners.py::audio_workers)."""
+    out = cfg.output.rstrip("/")
     provenance = {"tool_version": tool_version(), "config_hash": cfg.config_hash()}
     store = audio_store(cfg)
 
@@ -133,7 +135,10 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig, estimate_path: str | None
     # Audio by reference: the PCM lives only inside the audio path; what leaves it is records.
     tags_later = bool(cfg.tagging.model)
     steps = audio_steps(cfg, provenance, tags_later)
-    clips, bad_audio, path_counts, clip_lists = restored.todo | "AudioPath" >> AudioPath(steps, workers)
+    items = restored.todo
+    if estimate_path is None:  # the progress line's totals; items go on once they are written
+        items = (items, unique) | "WriteRunTotals" >> WriteRunTotals(f"{out}/{PROGRESS_FILE}")
+    clips, bad_audio, path_counts, clip_lists = items | "AudioPath" >> AudioPath(steps, workers)
     counts = {name: path_counts | f"Keys[{name}]" >> beam.FlatMap(
         lambda name_key, name=name: [name_key[1]] if name_key[0] == name else [])
         for name in (step.counted for step in steps if step.counted)}

@@ -14,12 +14,13 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from tunescribe.pipelines.build import LEDGERS_DIR, build_pipeline, ledger_dir
 from tunescribe.pipelines.config import BuildConfig, ConfigError, check_inputs, load_config
+from tunescribe.pipelines.progress import progress_shown
 from tunescribe.pipelines.runners import audio_workers, check_paths_for_runner
 from tunescribe.pipelines.stops import run_or_stop
 from tunescribe.transforms.sinks.files import TMP_MARK, list_files
 from tunescribe.transforms.sinks.layout import (
-    CARD_FILE, CHECKSUMS_FILE, CLIPS_DIR, MANIFEST_FILE, REJECTS_FILE, REPORT_FILE, SHARDS_DIR, STATS_FILE,
-    WIDS_SUFFIX, WORK_DIR,
+    CARD_FILE, CHECKSUMS_FILE, CLIPS_DIR, MANIFEST_FILE, PROGRESS_FILE, REJECTS_FILE, REPORT_FILE, SHARDS_DIR,
+    STATS_FILE, WIDS_SUFFIX, WORK_DIR,
 )
 
 log = logging.getLogger("tunescribe")
@@ -28,6 +29,17 @@ def add_arguments(parser) -> None:
     parser.epilog = "Other options (--runner, --direct_num_workers, ...) go to Apache Beam."
     parser.add_argument("config")
     parser.add_argument("--output", help="output folder (overrides the config's `output`)")
+    parser.add_argument("--progress-every", type=seconds, default=30, metavar="SECONDS",
+                        help="off a terminal, print the progress line this often (default 30; 0: no progress "
+                             "line); on a terminal it is one live line")
+
+
+def seconds(text: str) -> float:
+    """A number of seconds, 0 or more (argparse names the type in its message: `invalid seconds value`)."""
+    value = float(text)
+    if not value >= 0:
+        raise ValueError(text)
+    return value
 
 
 def prepare_output(cfg: BuildConfig) -> None:
@@ -54,22 +66,28 @@ def prepare_output(cfg: BuildConfig) -> None:
         raise ConfigError(f"output {out} is a non-empty folder that is not a tunescribe corpus "
                           f"(it holds {', '.join(sorted(foreign)[:3])}); choose an empty or new folder")
     keep = ledger_dir(cfg) + "/"
-    stale = [path for path in found if path == f"{out}/{MANIFEST_FILE}" or TMP_MARK in path.rsplit("/", 1)[-1]
+    stale = [path for path in found if path in (f"{out}/{MANIFEST_FILE}", f"{out}/{PROGRESS_FILE}")
+             or TMP_MARK in path.rsplit("/", 1)[-1]
              or path.startswith(f"{out}/{LEDGERS_DIR}/") and not path.startswith(keep)]
     if stale:
         FileSystems.delete(stale)
 
 
-def run_build(cfg: BuildConfig, beam_args: list[str]) -> dict:
-    """Runs the build and returns the run stats (also in <output>/stats.json)."""
+def run_build(cfg: BuildConfig, beam_args: list[str], progress_every: float = 0) -> dict:
+    """Runs the build and returns the run stats (also in <output>/stats.json). With `progress_every`
+    (seconds), shows the progress line on stderr while it runs (pipelines/progress.py)."""
     options = PipelineOptions(beam_args)
     check_inputs(cfg)
     check_paths_for_runner(cfg, options)
     prepare_output(cfg)
     p = beam.Pipeline(options=options)
     build_pipeline(p, cfg, workers=audio_workers(cfg, options))
-    result = p.run()
-    result.wait_until_finish()
+    totals = f"{cfg.output.rstrip('/')}/{PROGRESS_FILE}"
+    with progress_shown(ledger_dir(cfg), totals, progress_every):
+        result = p.run()
+        result.wait_until_finish()
+    if FileSystems.exists(totals):  # this run's alone: a finished corpus is the same bytes without it
+        FileSystems.delete([totals])
     restored = result.metrics().query(MetricsFilter().with_name("items_restored"))["counters"]
     if restored:
         log.info("resumed: %d source item(s) restored from the ledger of an earlier run",
@@ -93,7 +111,8 @@ def summary(stats: dict, wall_s: float) -> str:
 def run(args, beam_args: list[str]) -> int:
     cfg = load_config(args.config, args.output)
     started = time.monotonic()
-    code, stats = run_or_stop(lambda: run_build(cfg, beam_args), cfg.output)
+    every = 0 if getattr(args, "quiet", False) else args.progress_every
+    code, stats = run_or_stop(lambda: run_build(cfg, beam_args, every), cfg.output)
     if code == 0:
         print(summary(stats, time.monotonic() - started))
     return code

@@ -36,6 +36,7 @@ CHECKSUMS_FILE = "SHA256SUMS"
 MANIFEST_FILE = "manifest.json"
 WORK_DIR = ".tunescribe"
 COMMITTED_SHARDS_DIR = f"{WORK_DIR}/shards"  # a marker per written shard: its sha256 and size
+PROGRESS_FILE = f"{WORK_DIR}/progress.json"  # this run's totals for the progress line
 WIDS_SUFFIX = ".wids.json"
 MANIFEST_SCHEMA = "tunescribe.manifest/1"
 
