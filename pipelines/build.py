@@ -155,6 +155,8 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig, estimate_path: str | None
     if estimate_path is not None:
         from tunescribe.transforms.captions.estimate import EstimateCaptions
 
+        if any(c.audio for c, _ in captioners):  # audio requests are sized from the PCM
+            measured = measured | "EstimateListen" >> beam.ParDo(LoadAudio(store))
         measured | "EstimateCaptions" >> EstimateCaptions(
             [c for c, _ in captioners], [cost for _, cost in captioners], estimate_path)
         return

@@ -34,8 +34,8 @@ ACCELERATOR = "type:nvidia-l4;count:1;install-nvidia-driver"
 ACCELERATOR_URN = common_urns.resource_hints.ACCELERATOR.urn
 MIN_RAM_URN = common_urns.resource_hints.MIN_RAM_BYTES.urn
 # Steps of the build that every corpus has (models aside), as named in pipelines/build.py.
-CORE_STEPS = ["DecodeAudio", "SegmentClips", "AudioStats", "EncodeAudio", "WriteWebDataset", "WriteClipTable",
-              "WriteRejectTable", "WriteRunStats"]
+CORE_STEPS = ["AudioPath", "WriteWebDataset", "WriteClipTable", "WriteRejectTable", "WriteRunStats",
+              "WriteCandidates", "PruneAudioStore"]
 
 CONFIG = {
     "name": "msd",
@@ -162,7 +162,9 @@ BOUNDED_SIDE_INPUTS = {
     "CompactLedger/": "commit ledger file names: one per commit file",
     "AssignSplit/": "groups forced into the test split: one per evaluation-set group",
     "DecideQuality/Decontaminate": "the evaluation set's captions (MusicCaps eval: ~2.9k rows)",
-    "DecideQuality/ApplyDedup": "keys of duplicate clips: at most one per clip, ~30 bytes each",
+    "WriteCandidates/": "how many key digits name a part (one int), and the part files written: one per part",
+    "WriteRunTotals/": "the counts of items to do and of unique items: two ints",
+    "PruneAudioStore/List": "the path of manifest.json: one (the store is listed after the corpus is complete)",
     "CheckErrorRatios/": "failures per stage and rejects per (stage, reason): one row per stage or reason code "
                          "(a few dozen), and the path of stats.json",
 }

@@ -38,7 +38,8 @@ A, B, C = "a" * 16, "b" * 16, "c" * 16  # source item keys
 def clip(item: str, index: int, seconds: float = 10.0) -> Clip:
     return Clip(key=f"{item}_{index:05d}", source_id=item, clip_index=index, start_s=index * seconds,
                 end_s=(index + 1) * seconds, sample_rate=16000, channels=1,
-                provenance=Provenance("m.csv", "a.wav", "0.1.0", "abc"), audio=b"x" * 64, audio_format="flac")
+                provenance=Provenance("m.csv", "a.wav", "0.1.0", "abc"), audio_sha256="ab" * 32, audio_size=64,
+                audio_format="flac")
 
 
 def reject(key: str, stage: str, reason: str, clip_index=None) -> Reject:
@@ -84,7 +85,7 @@ def test_sources_and_clips_count_once_every_outcome_is_in(ledger, tmp_path, monk
     try:
         commit(ledger, listing(A, 3), accepted_record(RUN, clip(A, 0)),
                reject_record(RUN, reject(f"{A}_00001", "quality", "too_quiet", 1)),
-               reject_record(RUN, reject(B, "decode", "not_audio")), count_record("decoded", RUN, clip(A, 0)))
+               reject_record(RUN, reject(B, "decode", "not_audio")), count_record("decoded", RUN, clip(A, 0).key))
         shown.poll()
         tally = shown.tally
         assert (tally.sources_done, tally.clips_done, tally.audio_s) == (1, 2, 10.0)  # A waits for its 3rd clip
@@ -103,7 +104,7 @@ def test_sources_and_clips_count_once_every_outcome_is_in(ledger, tmp_path, monk
 def test_compacted_files_and_missing_columns(ledger, tmp_path):
     shown = reporter(ledger, tmp_path).start()
     # The end-of-build compaction rewrites what was committed: not new work.
-    compacted = {**accepted_record("", clip(A, 0))[0], "audio": None}
+    compacted = accepted_record("", clip(A, 0))[0]
     write_bytes_atomically(f"{ledger.directory}/compact-all.parquet", parquet_bytes([compacted], LEDGER_SCHEMA))
     # A ledger whose accepted records carry no audio column (the audio kept elsewhere).
     no_audio = pa.schema([f for f in LEDGER_SCHEMA if f.name != "audio"])

@@ -121,13 +121,13 @@ class RunStagesPerItem(beam.DoFn):
             self.chain.teardown()
 
     def start_bundle(self):
-        self.pending: OrderedDict = OrderedDict()  # future -> (item, attempt)
+        self.pending: OrderedDict = OrderedDict()  # future -> item
 
     def process(self, item):
         if self.workers == 1:
             yield from self._emit(self.chain.run(item))
             return
-        self._submit(item, 1)
+        self._submit(item)
         # Enough in flight to keep every worker busy while results wait to be taken.
         yield from self._collect(block=len(self.pending) >= 2 * self.workers)
 
@@ -141,28 +141,36 @@ class RunStagesPerItem(beam.DoFn):
                 else:
                     yield GlobalWindows.windowed_value(out)
 
-    def _submit(self, item, attempt: int) -> None:
-        self.pending[self.pool.submit(item)] = (item, attempt)
+    def _submit(self, item) -> None:
+        self.pending[self.pool.submit(item)] = item
 
     def _collect(self, block: bool):
         if block and self.pending:
             wait(list(self.pending), return_when=FIRST_COMPLETED)
         for future in [f for f in self.pending if f.done()]:
-            item, attempt = self.pending.pop(future)
+            item = self.pending.pop(future)
             try:
                 result = future.result()
             except BrokenProcessPool:
                 # A worker died (killed, or crashed in a native library) with this item among those
-                # in flight: each of them is tried once more; the item that kills a worker twice is
-                # rejected, and the run goes on.
+                # in flight: each of them is run again alone, so the one that kills a worker is
+                # known and rejected, and the others go on.
+                suspects = [item, *self.pending.values()]
+                self.pending.clear()
                 self.pool.restart()
-                if attempt == 1:
-                    self._submit(item, 2)
-                    continue
-                result = ItemResult(rejects=[to_reject(
-                    self.steps[0].stage, item, RuntimeError,
-                    "a worker process died while processing it (killed, out of memory, or a crash)")])
+                for suspect in suspects:
+                    yield from self._emit(self._alone(suspect))
+                return
             yield from self._emit(result)
+
+    def _alone(self, item) -> ItemResult:
+        try:
+            return self.pool.submit(item).result()
+        except BrokenProcessPool:
+            self.pool.restart()
+            return ItemResult(rejects=[to_reject(
+                self.steps[0].stage, item, RuntimeError,
+                "a worker process died while processing it (killed, out of memory, or a crash)")])
 
     def _emit(self, result: ItemResult):
         for name, key in result.counts:

@@ -57,7 +57,7 @@ class ClipJob:
 
 def mono(clip: Clip) -> np.ndarray:
     if clip.samples is None:
-        raise Rejected("no_audio", "the clip's PCM is gone (audio captions must run before encoding)")
+        raise Rejected("no_audio", "the clip's PCM is not loaded (LoadAudio reads it from the audio store)")
     return np.ascontiguousarray(clip.samples.mean(axis=0, dtype=np.float32))
 
 
