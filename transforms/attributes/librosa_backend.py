@@ -12,6 +12,8 @@ with best, and the correlation is the key's confidence.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import scipy.fft
 
@@ -36,6 +38,13 @@ PROFILES = {
 }
 
 
+@functools.lru_cache(maxsize=None)
+def _window(n_fft: int) -> np.ndarray:
+    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann, as librosa
+    window.flags.writeable = False
+    return window
+
+
 def _power_frames(y: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     """|STFT|^2, frames as rows, centred frames (reflect-padded) as librosa pads them."""
     pad = n_fft // 2
@@ -43,8 +52,7 @@ def _power_frames(y: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     if y.shape[0] < n_fft:
         y = np.pad(y, (0, n_fft - y.shape[0]))
     frames = np.lib.stride_tricks.sliding_window_view(y, n_fft)[::hop]
-    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann, as librosa
-    spectrum = scipy.fft.rfft(frames * window, axis=1)
+    spectrum = scipy.fft.rfft(frames * _window(n_fft), axis=1)
     return np.square(spectrum.real) + np.square(spectrum.imag)
 
 
@@ -82,7 +90,7 @@ class LibrosaExtractor(AttributeExtractor):
         return self.rhythm(y) + self.key(y)
 
     def onset_envelope(self, y: np.ndarray) -> np.ndarray:
-        mel = self._mel @ _power_frames(y, ONSET_FFT, ONSET_HOP).T.astype(np.float32)
+        mel = self._mel @ _power_frames(y, ONSET_FFT, ONSET_HOP).T.astype(np.float32, copy=False)
         log_mel = 10.0 * np.log10(np.maximum(mel, 1e-10))
         log_mel = np.maximum(log_mel, log_mel.max() - 80.0)
         return np.maximum(0.0, np.diff(log_mel, axis=1)).mean(axis=0)
@@ -146,7 +154,7 @@ class LibrosaExtractor(AttributeExtractor):
 
     def key(self, y: np.ndarray) -> list[Attribute]:
         power = _power_frames(y, CHROMA_FFT, CHROMA_HOP)
-        chroma = self._chroma @ np.sqrt(power).T.astype(np.float32)  # (12, frames), magnitude
+        chroma = self._chroma @ np.sqrt(power).T.astype(np.float32, copy=False)  # (12, frames), magnitude
         peak = chroma.max(axis=0, keepdims=True)
         chroma = chroma / np.where(peak > 0, peak, 1.0)  # each frame's loudest pitch class = 1
         profile = chroma.mean(axis=1).astype(np.float64)

@@ -8,6 +8,7 @@ tests/test_audio_loudness.py checks it against pyloudnorm and the standards' ref
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -39,6 +40,7 @@ _TAPS = _TRUE_PEAK_PHASES.shape[1]
 # so only windows that could beat the sample peak need interpolating.
 _TRUE_PEAK_GAIN = float(np.abs(_TRUE_PEAK_PHASES).sum(axis=1).max())
 _TP_CHUNK = 4096
+_TAPS_BY_PHASE = _TRUE_PEAK_PHASES[:, ::-1].T.copy()  # (taps, phases): a dot product is a convolution
 
 
 def db(x: float) -> float:
@@ -64,6 +66,12 @@ def k_weighting(rate: int) -> np.ndarray:
     return np.array([shelf, highpass])
 
 
+@functools.lru_cache(maxsize=16)
+def _k_weighting32(rate: int) -> np.ndarray:
+    """k_weighting(rate) in float32, computed once per rate (private: sosfilt wants it writeable)."""
+    return k_weighting(rate).astype(np.float32)
+
+
 def _lufs(energy):
     with np.errstate(divide="ignore"):
         return -0.691 + 10.0 * np.log10(energy)
@@ -72,7 +80,7 @@ def _lufs(energy):
 def chunk_energies(samples: np.ndarray, rate: int) -> np.ndarray:
     """Mean square of the K-weighted signal per 100 ms, summed over channels (all weights 1:
     tunescribe clips are mono or stereo). The partial last chunk is dropped, as in BS.1770."""
-    weighted = scipy.signal.sosfilt(k_weighting(rate).astype(np.float32), samples, axis=-1)
+    weighted = scipy.signal.sosfilt(_k_weighting32(rate), samples, axis=-1)
     chunk = max(1, int(round(CHUNK_S * rate)))
     n = weighted.shape[-1] // chunk
     if n == 0:  # shorter than 100 ms: one chunk of what there is
@@ -128,7 +136,7 @@ def true_peak(samples: np.ndarray, sample_peak: float) -> float:
         return 0.0
     best = sample_peak
     pad, chunk = _TAPS, _TP_CHUNK
-    taps = _TRUE_PEAK_PHASES[:, ::-1].T.copy()  # (taps, phases): a dot product is a convolution
+    taps = _TAPS_BY_PHASE
     for channel in samples:
         n = channel.shape[0]
         n_chunks = -(-n // chunk)

@@ -9,6 +9,7 @@ measured stats and attributes by the rules, so tolerances can change without rec
 
 from __future__ import annotations
 
+import functools
 import re
 
 from tunescribe.transforms.quality import lexicon
@@ -42,35 +43,59 @@ def instrument_mentions(text: str, strict: bool = True) -> list[tuple[str, str]]
 
 def _near(word: str, vocabulary: set[str]) -> bool:
     """`word` or a spelling one edit or swap away (tags are typed by people: "paino", "strumpets")."""
+    return _near_any(word, _near_keys(vocabulary))
+
+
+def _near_keys(vocabulary) -> set[tuple]:
+    """Every key under which `_near_any` finds a word within one edit or swap of a vocabulary word
+    (of five letters or more): built once per vocabulary, so each word costs a few set lookups
+    instead of a comparison with every vocabulary word."""
+    keys: set[tuple] = set()
+    for v in vocabulary:
+        if len(v) < 5:
+            continue
+        keys.add(("=", v))  # a word one letter longer, less a letter, is v
+        for i in range(len(v)):
+            rest = v[:i] + v[i + 1:]
+            keys.add(("~", i, rest))  # a word as long, differing at most at letter i
+            keys.add(("-", rest))  # a word one letter shorter: v less a letter
+        for i in range(len(v) - 1):
+            keys.add(("x", v[:i] + v[i + 1] + v[i] + v[i + 2:]))  # two neighbouring letters swapped
+    return keys
+
+
+def _near_any(word: str, keys: set[tuple]) -> bool:
     if len(word) < 5:
         return False
-    for v in vocabulary:
-        if len(v) < 5 or abs(len(v) - len(word)) > 1:
-            continue
-        if len(v) == len(word):
-            diff = [i for i, (a, b) in enumerate(zip(v, word)) if a != b]
-            if len(diff) <= 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and v[diff[0]] == word[diff[1]]
-                                   and v[diff[1]] == word[diff[0]]):
-                return True
-        else:
-            short, long_ = sorted((v, word), key=len)
-            if any(long_[:i] + long_[i + 1:] == short for i in range(len(long_))):
-                return True
+    if ("-", word) in keys or ("x", word) in keys:
+        return True
+    for i in range(len(word)):
+        rest = word[:i] + word[i + 1:]
+        if ("~", i, rest) in keys or ("=", rest) in keys:
+            return True
     return False
 
 
 def supported_families(tags, attributes=()) -> set[str]:
     """Instrument families the tags and instrument attributes name or almost spell."""
-    evidence = [t.name.lower() for t in tags] + [
-        (a.value or "").lower() for a in attributes if a.value and "instrument" in a.name]
+    evidence = tuple([t.name.lower() for t in tags] + [
+        (a.value or "").lower() for a in attributes if a.value and "instrument" in a.name])
+    return set(_families_named(evidence))
+
+
+@functools.lru_cache(maxsize=1024)
+def _families_named(evidence: tuple[str, ...]) -> frozenset[str]:
+    """supported_families of the evidence strings. Cached: every caption of a clip, and every clip
+    of a source, has the same tags."""
     known = {family for e in evidence for _, family in instrument_mentions(e, strict=False)}
     if any(lexicon.SYNTH_EVIDENCE.search(e) for e in evidence):
         known.add("synth")
     # Only words that are not instrument names already: those went through instrument_mentions.
     vocabulary = {w.removesuffix("s") for e in evidence for w in re.findall(r"[a-z]+", e)}
     vocabulary -= set(lexicon.FAMILY_OF) | _NOT_TYPOS
-    known |= {family for name, family in lexicon.FAMILY_OF.items() if " " not in name and _near(name, vocabulary)}
-    return known
+    keys = _near_keys(vocabulary)
+    known |= {family for name, family in lexicon.FAMILY_OF.items() if " " not in name and _near_any(name, keys)}
+    return frozenset(known)
 
 
 def unsupported_instruments(text: str, tags, attributes=()) -> list[str]:
@@ -78,10 +103,15 @@ def unsupported_instruments(text: str, tags, attributes=()) -> list[str]:
     count (see lexicon.RHYTHM_SECTION). Tags that name no instrument support none (LP-MusicCaps'
     typical hallucination: "rock, happy" -> "a driving electric guitar"); a clip with no tags or
     instrument attributes at all has nothing to contradict."""
+    return _unsupported(instrument_mentions(text), tags, attributes)
+
+
+def _unsupported(mentions: list[tuple[str, str]], tags, attributes) -> list[str]:
+    """unsupported_instruments of a text whose (strict) instrument mentions are `mentions`."""
     if not tags and not any("instrument" in a.name for a in attributes):
         return []  # nothing to contradict
     known = supported_families(tags, attributes)
-    return sorted({name for name, family in instrument_mentions(text)
+    return sorted({name for name, family in mentions
                    if family not in known and family not in lexicon.RHYTHM_SECTION})
 
 
@@ -167,7 +197,7 @@ def keys_agree(claimed: str, measured: str, allow_relative: bool = True) -> bool
 def claim_stats(text: str, tags, attributes=()) -> tuple[dict, list[str]]:
     """(stats, findings) for the caption's claims."""
     instruments = instrument_mentions(text)
-    unsupported = unsupported_instruments(text, tags, attributes)
+    unsupported = _unsupported(instruments, tags, attributes)
     singing, speaking = voice_claims(text)
     bpm, tempo_class = tempo_claim(text)
     stats = {

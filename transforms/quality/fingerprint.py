@@ -45,7 +45,14 @@ MAGIC = b"TSF2"
 
 def pcm_hash(samples: np.ndarray) -> str:
     """sha256 of (channels, n) float PCM quantised to 16 bits, shape included."""
-    q = np.clip(np.round(np.asarray(samples, dtype=np.float64) * 32768.0), -32768, 32767).astype("<i2")
+    samples = np.asarray(samples)
+    # float32 PCM is scaled and rounded in float32: x * 2**15 is exact there, and so is rounding an
+    # exact value, so the integers are those of the float64 path without its copies.
+    with np.errstate(over="ignore"):  # |x| > 1e33: inf in float32, clipped to full scale as before
+        work = np.multiply(samples, 32768.0, dtype=np.float32 if samples.dtype == np.float32 else np.float64)
+    np.rint(work, out=work)
+    np.clip(work, -32768, 32767, out=work)
+    q = work.astype("<i2")
     digest = hashlib.sha256(f"{q.shape[0]}x{q.shape[1]}:".encode())
     digest.update(q.tobytes())
     return digest.hexdigest()
@@ -58,28 +65,33 @@ def _band_edges() -> np.ndarray:
 
 
 _EDGES = _band_edges()
-_WEIGHTS = (1 << np.arange(BANDS - 1, dtype=np.uint64)).astype(np.uint64)
+_WINDOW = np.hanning(FRAME)
+_RMS_SCALE = FRAME / np.sum(_WINDOW ** 2)  # a full-scale sine's windowed mean square back to its rms
+
+
+def _pack(bits: np.ndarray) -> np.ndarray:
+    """(n, 32) bools -> n uint32, bit m from column m."""
+    return np.packbits(bits, axis=1, bitorder="little").view("<u4").reshape(-1).astype(np.uint32)
 
 
 def frames_of(samples: np.ndarray, rate: int) -> np.ndarray:
     """(channels, n) PCM -> (frames, 2) uint32: sub-fingerprint bits and their reliability mask."""
-    mono = np.asarray(samples, dtype=np.float32).mean(axis=0)
+    samples = np.asarray(samples, dtype=np.float32)
+    mono = samples[0] if samples.shape[0] == 1 else samples.mean(axis=0)
     if mono.size == 0:
         return np.zeros((0, 2), dtype=np.uint32)
     low = soxr.resample(mono, rate, RATE, quality="HQ").astype(np.float64)
     if low.size < FRAME:
         low = np.pad(low, (0, FRAME - low.size))
-    n = 1 + (low.size - FRAME) // HOP
-    idx = np.arange(FRAME)[None, :] + HOP * np.arange(n)[:, None]
-    frames = low[idx] * np.hanning(FRAME)[None, :]
+    # Frames are strided views of `low` until the window multiplies them (no gathered copy).
+    frames = np.lib.stride_tricks.sliding_window_view(low, FRAME)[::HOP] * _WINDOW
     power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
     energy = np.add.reduceat(power, _EDGES[:-1], axis=1)[:, : BANDS + 1]
     log_e = np.log(energy + 1e-12)
     diff = log_e[:, :-1] - log_e[:, 1:]  # (n, 33)
     change = diff[1:, :BANDS - 1] - diff[:-1, :BANDS - 1]  # (n-1, 32)
-    pack = lambda b: (b.astype(np.uint64) * _WEIGHTS[None, :]).sum(axis=1).astype(np.uint32)  # noqa: E731
-    values, masks = pack(change > 0), pack(np.abs(change) > RELIABLE)
-    rms = np.sqrt(np.mean(frames[1:] ** 2, axis=1) * (FRAME / np.sum(np.hanning(FRAME) ** 2)))
+    values, masks = _pack(change > 0), _pack(np.abs(change) > RELIABLE)
+    rms = np.sqrt(np.mean(frames[1:] ** 2, axis=1) * _RMS_SCALE)
     silent = rms < 10 ** (SILENT_DBFS / 20.0)
     values[silent], masks[silent] = 0, 0
     return np.stack([values, masks], axis=1)
