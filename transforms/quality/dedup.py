@@ -21,7 +21,9 @@ thresholds (`tunescribe filter`). It is built of keyed steps, so no worker holds
 
   exact audio   (audio_hash, member) -> group per hash -> all but the first by priority are
                 duplicates of it.
-  near audio    1. per clip, (sub-fingerprint value, member) for each distinct informative value;
+  near audio    1. per clip, (sub-fingerprint value, member) for each distinct informative value
+                   among the 1 in VALUE_SAMPLE picked by a hash of the value (copies share many
+                   values, so they share sampled ones: 134/134 planted copies found at 4, 131 at 8);
                 2. per value, its members, or nothing once more than `max_bucket` clips hold it
                    (a frequent value carries no identity; counted with a bounded combiner, so a
                    value held by 10^5 clips never sits on one worker); within a group, each pair
@@ -55,8 +57,8 @@ Memory, measured on the planted corpus (tests/test_quality_dedup.py), per 10 s c
   - exact audio: a hash group holds every clip with that PCM, ~100 bytes each.
   - Summary: ~4.9 kB pickled (the fingerprint: 414 frames of 8 bytes, 4.4 kB in base64) plus
     captions; ~5 GB at 10^6, never gathered: a join group holds one clip and its candidates.
-  - values: ~390 distinct (value, member) records of ~100 bytes a clip, ~40 kB: ~40 GB shuffled at
-    10^6, spread over workers (the step's main cost). A group holds at most max_bucket + 1 members
+  - values: ~390 distinct values a clip, of which ~100 sampled: (value, member) records of ~100
+    bytes, ~10 kB a clip: ~10 GB shuffled at 10^6, spread over workers (the step's main cost). A group holds at most max_bucket + 1 members
     (~20 kB) however frequent its value, and makes at most max_bucket^2 / 2 pairs (20k).
     Captions: one record of ~150 bytes per band (14 bands at caption_jaccard 0.7) per caption.
   - verification: a clip's summary and one per candidate (~5 kB each): 100 candidates ~0.5 MB.
@@ -80,6 +82,7 @@ import numpy as np
 from tunescribe.schemas import Clip
 from tunescribe.transforms.quality import fingerprint as fp
 
+VALUE_SAMPLE = 4
 MIN_VOTES = 2  # shared sub-fingerprint values that make two clips a candidate pair
 MAX_CHECKED = 20  # best-voted kept candidates whose matched spans count toward a clip's coverage
 
@@ -198,11 +201,19 @@ def exact_duplicates(members):
 # Near-duplicate audio.
 
 
+def sampled(value: int) -> bool:
+    """Whether a sub-fingerprint value is one of the 1 in VALUE_SAMPLE that candidate search
+    indexes: chosen by a hash of the value alone, so two copies of the same audio sample the same
+    values, and the step that groups values shuffles VALUE_SAMPLE times fewer records."""
+    return (value * 0x9E3779B1) & 0xFFFFFFFF < 2**32 // VALUE_SAMPLE
+
+
 def value_members(s: Summary):
-    """(sub-fingerprint value, member) for each distinct informative value of the clip."""
+    """(sub-fingerprint value, member) for each distinct informative sampled value of the clip."""
     member = s.member
     for v in sorted(fp.keys(fp.decode(s.fingerprint))):
-        yield v, member
+        if sampled(v):
+            yield v, member
 
 
 def audio_pairs(members):
