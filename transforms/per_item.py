@@ -188,6 +188,15 @@ class RunStagesPerItem(beam.DoFn):
         self.counters[name].inc()
 
 
+def is_direct(pipeline) -> bool:
+    """Whether the pipeline runs in this process (the DirectRunner), where a pool started now is
+    the one its DoFn will use."""
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    runner = pipeline.options.view_as(StandardOptions).runner if pipeline.options else None
+    return runner in (None, "DirectRunner", "direct") or type(runner).__name__ in ("DirectRunner", "SwitchingDirectRunner")
+
+
 class AudioPath(beam.PTransform):
     """Applies RunStagesPerItem: items -> (outputs, rejects, counts, listed)."""
 
@@ -196,6 +205,10 @@ class AudioPath(beam.PTransform):
         self.steps, self.workers = tuple(steps), workers
 
     def expand(self, items):
+        if self.workers > 1 and is_direct(items.pipeline):
+            from tunescribe.transforms.workers import ChainPool
+
+            ChainPool(self.workers, self.steps).warm_up()  # the pool starts while the pipeline does
         results = items | "Stages" >> beam.ParDo(RunStagesPerItem(self.steps, self.workers)).with_outputs(
             REJECTS, COUNTS, LISTED, main="outputs")
         return results.outputs, results[REJECTS], results[COUNTS], results[LISTED]

@@ -42,6 +42,13 @@ def _start_worker() -> None:
     threadpool_limits(limits=1)
 
 
+def _import(modules: tuple[str, ...]) -> None:
+    import importlib
+
+    for name in modules:
+        importlib.import_module(name)
+
+
 def _run(digest: str, chain_bytes: bytes, item):
     chain = _CHAINS.get(digest)
     if chain is None:
@@ -80,9 +87,16 @@ class ChainPool:
     def __init__(self, workers: int, steps):
         from tunescribe.transforms.per_item import StageChain
 
-        self.workers = workers
+        self.workers, self.steps = workers, tuple(steps)
         self.chain_bytes = pickle.dumps(StageChain(steps))
         self.digest = hashlib.sha256(self.chain_bytes).hexdigest()
+
+    def warm_up(self) -> None:
+        """Starts the workers and has them import the stages' modules (seconds: Beam, numpy, PyAV)
+        while the launching process is still building and starting the pipeline."""
+        modules = tuple(sorted({type(step.dofn).__module__ for step in self.steps}))
+        for _ in range(self.workers):
+            _pool(self.workers).submit(_import, modules)
 
     def submit(self, item) -> Future:
         return _pool(self.workers).submit(_run, self.digest, self.chain_bytes, item)
