@@ -29,6 +29,9 @@ def add_arguments(parser) -> None:
     parser.epilog = "Other options (--runner, --direct_num_workers, ...) go to Apache Beam."
     parser.add_argument("config")
     parser.add_argument("--output", help="output folder (overrides the config's `output`)")
+    parser.add_argument("--workers", type=positive_int, metavar="N",
+                        help="processes for the per-item audio stages (overrides `resources.workers`; "
+                             "default: every core on the DirectRunner)")
     parser.add_argument("--progress-every", type=seconds, default=30, metavar="SECONDS",
                         help="off a terminal, print the progress line this often (default 30; 0: no progress "
                              "line); on a terminal it is one live line")
@@ -108,8 +111,22 @@ def summary(stats: dict, wall_s: float) -> str:
     return "\n".join(lines)
 
 
+def positive_int(text: str) -> int:
+    import argparse
+
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {text!r}")
+    return int(text)
+
+
+def with_workers(cfg: BuildConfig, workers) -> BuildConfig:
+    if not workers:
+        return cfg
+    return cfg.model_copy(update={"resources": cfg.resources.model_copy(update={"workers": workers})})
+
+
 def run(args, beam_args: list[str]) -> int:
-    cfg = load_config(args.config, args.output)
+    cfg = with_workers(load_config(args.config, args.output), args.workers)
     started = time.monotonic()
     every = 0 if getattr(args, "quiet", False) else args.progress_every
     code, stats = run_or_stop(lambda: run_build(cfg, beam_args, every), cfg.output)

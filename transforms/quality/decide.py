@@ -1,6 +1,6 @@
 """The quality decisions: every threshold rule, decontamination and dedup over stored stats.
 
-candidates (clips with stats, captions, hash, fingerprint and encoded audio) -> (accepted, rejects)
+candidates (clip records with stats, captions, hash and fingerprint) -> (accepted, rejects)
 
   1. per clip (stage "quality"): the audio rules of gate.py; each caption through the caption
      rules (rules.py) — failing captions are dropped, and a clip left without one is rejected
