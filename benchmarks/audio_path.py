@@ -1,348 +1,322 @@
-"""Benchmarks of the CPU audio path (not timed tests): each prints figures and ratios measured in one run.
+"""The audio path against its floor, its own worker scaling, and Lhotse: every figure measured side by
+side in ONE run (not a timed test: it prints figures, ratios and their targets).
 
-  python benchmarks/audio_path.py p1 [--copies 3]      whole path vs the decode+encode floor
-  python benchmarks/audio_path.py p2 [--copies 3]      tunescribe build vs a naive per-file script
-  python benchmarks/audio_path.py p3 [--copies 6]      DirectRunner, 2 worker processes vs 1
-  python benchmarks/audio_path.py p4 [--small 1000 --large 10000]   peak RSS for 1k vs 10k clips
+    pip install -e '.[bench]'   # + sudo apt-get install -y fluidsynth fluid-soundfont-gm ffmpeg (renders.py)
+    python benchmarks/audio_path.py [--hours 1.3 | --folder DIR] [--window 10]
+        [--build-args-1w "--direct_num_workers=1"]
+        [--build-args-2w "--direct_running_mode=multi_processing --direct_num_workers=2"]
+        [--skip default,lhotse] [--repeat N] [--work DIR] [--keep]
 
-Input for p1-p3: the audio files of ../shared/data/audio-dev (real Ogg Vorbis, 44.1 kHz stereo),
-copied `--copies` times under distinct names. p4 uses synthetic FLAC sources (10 s each).
-Figures depend on the machine and on what else runs on it: the script prints the load average.
+Input: real Ogg Vorbis / MP3 music, 44.1 kHz stereo: the first --hours of benchmarks/renders.py's
+tracks (rendered once into the cache; 1.3 h is about 10-16 tracks), or every audio file under
+--folder. Each figure is a separate process, timed in wall seconds, with the peak RSS of its process
+tree (psutil, every 0.2 s: the peak of the SUM over the process and all its descendants, and of the
+largest one) and its CPU seconds:
+
+  floor     one process: decode (PyAV) + mix to mono + resample to 48 kHz (soxr, streaming) + FLAC
+            encode (soundfile, 16-bit) of the same 10 s windows (a tail >= 2 s is a window), nothing else
+  novad-1w  `tunescribe build`, default config but `stats: {speech: false}` and `attributes:
+            {extractors: []}` (no VAD, no tempo/key/meter; and `quality: {require_caption: false}`:
+            without attributes a folder's clips have no caption), --build-args-1w
+  novad-2w  the same with --build-args-2w; its shards must be byte-identical to novad-1w's (sha256)
+  default   `tunescribe build`, default config, --build-args-1w
+  lhotse    the same windows exported as 48 kHz mono FLAC to Lhotse Shar: Recording.from_file ->
+            CutSet.cut_into_windows(10) -> tails >= 2 s -> MultiCut.to_mono(mono_downmix=True) ->
+            resample(48000) -> CutSet.to_shar(fields={"recording": "flac"}), lazily, one process
+
+Ratios printed with their targets (wall time; a ratio of throughputs = the inverse ratio of wall
+times on the same audio):
+  floor / novad-1w >= 0.5       floor / default >= 0.25       novad-1w / novad-2w >= 1.7
+  lhotse / novad-1w >= 1.5 (tunescribe's no-VAD throughput over lhotse's)
+  peak RSS novad-1w / lhotse <= 1.5
+
+The worker settings are plain build arguments (how workers are chosen may change: pass the new
+flags with --build-args-1w / --build-args-2w). Build figures include the build's start-up (imports,
+pipeline construction, report): at small inputs that dominates. The load average is printed at the
+start and end: on a machine shared with other jobs, wall times measure the neighbours as well.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import os
 import pathlib
+import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
-import numpy as np
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-AUDIO_DEV = REPO.parent / "shared" / "data" / "audio-dev"
-RATE, WINDOW_S = 48000, 10.0
-# P1 runs single-threaded, so it is timed in CPU seconds of this process: on a machine shared
-# with other jobs, wall time measures the neighbours as much as the code.
-clock = time.process_time
-
-
-def conditions() -> str:
-    load = os.getloadavg()
-    return f"{os.cpu_count()} cpus, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+AUDIO_EXTENSIONS = {".aac", ".aif", ".aiff", ".flac", ".m4a", ".mp3", ".mp4", ".oga", ".ogg", ".opus", ".wav",
+                    ".webm", ".wma"}
+RATE = 48000
+MIN_TAIL_S = 2.0
+VARIANTS = ["floor", "novad-1w", "novad-2w", "default", "lhotse"]
+# Without attributes, a folder input's clips have nothing to caption from; require_caption: false keeps
+# them, so that this build writes the same clips as the others (and shards to compare).
+NOVAD = {"stats": {"speech": False}, "attributes": {"extractors": []}, "quality": {"require_caption": False}}
 
 
-def dev_corpus(folder: pathlib.Path, copies: int) -> list[pathlib.Path]:
-    """audio-dev's Ogg files, `copies` times each under distinct names, plus a JSONL manifest."""
-    folder.mkdir(parents=True, exist_ok=True)
-    files = []
-    for n in range(copies):
-        for src in sorted(AUDIO_DEV.glob("*.ogg")):
-            dst = folder / f"c{n}_{src.name}"
-            shutil.copyfile(src, dst)
-            files.append(dst)
-    with open(folder / "manifest.jsonl", "w") as f:
-        for path in files:
-            f.write(json.dumps({"file": path.name}) + "\n")
-    return files
+# --------------------------------------------------------------------- the floor (a subprocess)
 
 
-def audio_seconds(files) -> float:
-    import soundfile as sf
+def floor(files: list[str], window_s: float) -> dict:
+    """Decode + mono + resample to 48 kHz + FLAC-encode every window; streaming (bounded memory)."""
+    import io
 
-    return sum(sf.info(str(p)).duration for p in files)
-
-
-# ---------------------------------------------------------------- P1: in-process stage chain
-
-
-def floor_pass(files) -> float:
-    """Decode (PyAV, native rate, mixed to mono like the path) + FLAC encode (libsndfile): nothing else."""
     import av
+    import numpy as np
     import soundfile as sf
+    import soxr
 
-    started = clock()
-    for path in files:
-        with av.open(str(path)) as container:
-            stream = container.streams.audio[0]
-            rate = stream.sample_rate
-            to_float = av.AudioResampler(format="fltp", layout="mono")
-            chunks = [f.to_ndarray() for frame in container.decode(stream) for f in to_float.resample(frame)]
-        pcm = np.concatenate(chunks, axis=1)[0]
+    window, min_tail = int(window_s * RATE), int(MIN_TAIL_S * RATE)
+    count = encoded = frames_out = 0
+
+    def encode(pcm: np.ndarray) -> int:
         buf = io.BytesIO()
-        sf.write(buf, pcm, rate, format="FLAC", subtype="PCM_16")
-    return clock() - started
+        sf.write(buf, np.clip(pcm, -1.0, 1.0), RATE, format="FLAC", subtype="PCM_16")
+        return len(buf.getvalue())
 
-
-def path_pass(files, rate: int, speech: bool, attributes: bool) -> tuple[float, dict]:
-    """decode -> resample -> segment -> stats [-> attributes] -> FLAC -> tar, the stages' own code
-    (with one BLAS thread, as the stages run)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1, user_api="blas"):
-        return _path_pass(files, rate, speech, attributes)
-
-
-def _path_pass(files, rate: int, speech: bool, attributes: bool) -> tuple[float, dict]:
-    from tunescribe.schemas import Clip, Provenance
-    from tunescribe.transforms.attributes.extract import make_extractor, mono_at
-    from tunescribe.transforms.audio.decode import decode_audio
-    from tunescribe.transforms.audio.encode import encode_pcm
-    from tunescribe.transforms.audio.segment import window_bounds
-    from tunescribe.transforms.audio.stats import audio_stats
-    from tunescribe.transforms.audio.vad import SpeechDetector
-    from tunescribe.transforms.sinks.webdataset import to_sample, write_tar
-
-    detector = SpeechDetector() if speech else None
-    extractor = make_extractor("librosa") if attributes else None
-    if extractor:
-        extractor.setup()
-    parts = dict.fromkeys(["decode", "segment", "stats", "attributes", "encode", "tar"], 0.0)
-    provenance = Provenance("bench", "bench", "0", "0")
-    samples_out = []
-    started = clock()
     for path in files:
-        t = clock()
-        pcm = decode_audio(str(path), rate, 1)
-        parts["decode"] += clock() - t
-        t = clock()
-        windows = window_bounds(pcm.shape[1], rate, WINDOW_S, WINDOW_S, "keep", 2.0)
-        parts["segment"] += clock() - t
-        for i, (lo, hi) in enumerate(windows):
-            clip = Clip(key=f"{path.stem}_{i:05d}", source_id=path.name, clip_index=i, start_s=lo / rate,
-                        end_s=hi / rate, sample_rate=rate, channels=1, provenance=provenance,
-                        samples=pcm[:, lo:hi])
-            t = clock()
-            stats = audio_stats(clip.samples, rate, speech=detector)
-            parts["stats"] += clock() - t
-            found = ()
-            if extractor:
-                t = clock()
-                found = tuple(extractor.extract(mono_at(clip, extractor.rate)))
-                parts["attributes"] += clock() - t
-            t = clock()
-            audio = encode_pcm(clip.samples, rate)
-            parts["encode"] += clock() - t
-            t = clock()
-            clip = Clip(**{**clip.__dict__, "stats": stats, "attributes": found, "audio": audio,
-                           "audio_format": "flac", "samples": None})
-            samples_out.append(to_sample(clip))
-            parts["tar"] += clock() - t
-    t = clock()
-    write_tar(io.BytesIO(), samples_out)
-    parts["tar"] += clock() - t
-    return clock() - started, parts
+        pending: list[np.ndarray] = []  # resampled mono blocks not yet in a window
+        held = full = 0  # frames in pending; full windows of this file so far
+
+        def push(block: np.ndarray) -> None:
+            nonlocal held, full, count, encoded, pending
+            pending.append(block)
+            held += block.shape[0]
+            if held >= window:
+                joined = np.concatenate(pending)
+                n = held // window
+                for k in range(n):
+                    encoded += encode(joined[k * window:(k + 1) * window])
+                count += n
+                full += n
+                pending, held = [joined[n * window:]], held - n * window
+
+        with av.open(path) as container:
+            stream = container.streams.audio[0]
+            to_float = av.AudioResampler(format="fltp", layout="stereo" if stream.channels > 2 else None)
+            resampler = None
+            for frame in container.decode(stream):
+                for converted in to_float.resample(frame):
+                    planes = converted.to_ndarray()
+                    mono = planes.mean(axis=0, dtype=np.float32) if planes.shape[0] > 1 else planes[0]
+                    if resampler is None and converted.sample_rate != RATE:
+                        resampler = soxr.ResampleStream(converted.sample_rate, RATE, 1, dtype="float32")
+                    push(resampler.resample_chunk(mono) if resampler else mono)
+            if resampler is not None:
+                push(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+        if held and (held >= min_tail or not full):
+            encoded += encode(np.concatenate(pending))
+            count += 1
+        frames_out += full * window + held
+    return {"windows": count, "flac_bytes": encoded, "audio_s": frames_out / RATE}
 
 
-def p1(args) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        files = dev_corpus(pathlib.Path(tmp), args.copies)
-        seconds = audio_seconds(files)
-        print(f"P1: {len(files)} files, {seconds:.0f} s of audio (44.1 kHz stereo Vorbis); {conditions()}")
-        path_pass(files[:3], RATE, True, True)  # warm caches, numba, onnxruntime
-        floor_pass(files[:3])
-        variants = [
-            ("stats, no speech share, 44.1 kHz", 44100, False, False),
-            ("stats, no speech share, 48 kHz", RATE, False, False),
-            ("stats incl. speech share (VAD), 48 kHz", RATE, True, False),
-            ("stats + attributes, 48 kHz", RATE, True, True),
-        ]
-        floors, best = [], {}
-        for _ in range(args.repeat):  # interleaved, best of each: the least disturbed run
-            floors.append(floor_pass(files))
-            for variant in variants:
-                run = path_pass(files, *variant[1:])
-                if variant not in best or run[0] < best[variant][0]:
-                    best[variant] = run
-        floor = min(floors)
-        print(f"  floor  decode+FLAC encode (mono, native 44.1 kHz): {floor:6.2f} s CPU  {seconds / floor:6.0f}x realtime")
-        for variant in variants:
-            took, parts = best[variant]
-            split = "  ".join(f"{k} {v:.2f}" for k, v in parts.items() if v)
-            print(f"  path   {variant[0]:40s}: {took:6.2f} s CPU  floor/path = {floor / took:4.2f}   [{split}]")
-        print(f"  (best of {args.repeat} interleaved runs each; {conditions()})")
+# --------------------------------------------------------------------- lhotse (a subprocess)
 
 
-# ---------------------------------------------------------------- P2/P3: whole builds
+def lhotse_shar(files: list[str], out: str, window_s: float) -> dict:
+    from lhotse import CutSet, Recording, RecordingSet
 
-CONFIG = """
-name: bench
-output: {out}
-inputs:
-  - type: manifest
-    path: {manifest}
-    columns: {{path: file}}
-segment: {{window_s: {window}}}
-quality: {{require_caption: false, min_duration_s: 0}}
-{extra}
-"""
+    recordings = RecordingSet.from_recordings(
+        Recording.from_file(path, recording_id=f"r{i:05d}") for i, path in enumerate(files))
+    durations = {r.id: r.duration for r in recordings}
+
+    def keep(cut) -> bool:  # the tail rule of the other figures
+        return cut.duration >= window_s - 1e-6 or cut.duration >= MIN_TAIL_S or durations[cut.recording_id] < window_s
+
+    def mono48k(cut):
+        if getattr(cut, "num_channels", 1) > 1:
+            cut = cut.to_mono(mono_downmix=True)
+        return cut.resample(RATE)
+
+    cuts = (CutSet.from_manifests(recordings=recordings).to_eager().cut_into_windows(duration=window_s)
+            .filter(keep).map(mono48k))
+    pathlib.Path(out).mkdir(parents=True, exist_ok=True)
+    written = cuts.to_shar(out, fields={"recording": "flac"}, shard_size=1000)
+    shards = written.get("recording", [])
+    import gzip
+
+    import lhotse
+
+    count = 0  # cuts written (their manifests; cheap, no audio read)
+    for manifest in written.get("cuts", []):
+        with gzip.open(manifest, "rt") as f:
+            count += sum(1 for line in f if line.strip())
+
+    return {"windows": count, "shards": len(shards), "bytes": sum(pathlib.Path(p).stat().st_size for p in shards),
+            "lhotse": lhotse.__version__}
 
 
-def build(folder: pathlib.Path, out: pathlib.Path, beam_args: list[str], window: float = WINDOW_S,
-          extra: str = "") -> tuple[float, int]:
-    """Runs `tunescribe build` in a fresh process; returns (wall seconds, peak RSS of the run in MiB)."""
-    config = folder / f"config-{out.name}.yaml"
-    config.write_text(CONFIG.format(out=out, manifest=folder / "manifest.jsonl", window=window, extra=extra))
-    code = ("import resource, sys, time; from tunescribe.pipelines.cli import main; t = time.perf_counter(); "
-            "rc = main(sys.argv[1:]); print('WALL', time.perf_counter() - t); "
-            "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
-            "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(rc)")
-    proc = subprocess.run([sys.executable, "-c", code, "build", str(config), *beam_args],
-                          capture_output=True, text=True, cwd=folder)
-    if proc.returncode != 0:
-        raise SystemExit(f"build failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines() if line.startswith(("WALL", "RSS")))
-    own, children = (int(x) for x in lines["RSS"].split())
-    return float(lines["WALL"]), max(own, children) // 1024
-
-
-def naive_script(files, out: pathlib.Path) -> float:
-    """What a one-off script does: librosa.load each file, compute the same kind of stats and
-    attributes with the libraries' high-level calls, write each 10 s clip with soundfile and its
-    metadata with json. One process, one file at a time."""
-    import warnings
-
-    import librosa
-    import pyloudnorm
-    import soundfile as sf
-
-    warnings.filterwarnings("ignore", message="n_fft=")  # UI sounds shorter than librosa's FFT
-    out.mkdir(parents=True, exist_ok=True)
-    meter = pyloudnorm.Meter(RATE)
+def child(argv: list[str]) -> int:
+    """`audio_path.py _floor LIST WINDOW` / `_lhotse LIST OUT WINDOW`: one measured figure."""
+    files = json.loads(pathlib.Path(argv[1]).read_text())
     started = time.perf_counter()
-    for path in files:
-        y, sr = librosa.load(str(path), sr=RATE, mono=True)
-        win = int(WINDOW_S * sr)
-        for i, lo in enumerate(range(0, len(y), win)):
-            clip = y[lo: lo + win]
-            if len(clip) < 2 * sr and i:
-                continue
-            meta = {"file": path.name, "clip": i, "duration_s": len(clip) / sr,
-                    "peak": float(np.abs(clip).max()), "rms": float(np.sqrt(np.mean(clip ** 2)))}
-            if len(clip) >= int(0.4 * sr):
-                meta["loudness"] = float(meter.integrated_loudness(clip))
-            rms = librosa.feature.rms(y=clip)[0]
-            meta["silence_ratio"] = float(np.mean(rms < 1e-3))
-            y22 = librosa.resample(clip, orig_sr=sr, target_sr=22050)
-            tempo, _ = librosa.beat.beat_track(y=y22, sr=22050)
-            meta["tempo"] = float(np.atleast_1d(tempo)[0])
-            meta["chroma"] = librosa.feature.chroma_cqt(y=y22, sr=22050).mean(axis=1).tolist()
-            sf.write(out / f"{path.stem}_{i}.flac", clip, sr, format="FLAC", subtype="PCM_16")
-            with open(out / f"{path.stem}_{i}.json", "w") as f:
-                json.dump(meta, f)
-    return time.perf_counter() - started
+    if argv[0] == "_floor":
+        result = floor(files, float(argv[2]))
+    else:
+        result = lhotse_shar(files, argv[2], float(argv[3]))
+    result["inner_wall_s"] = time.perf_counter() - started
+    print("RESULT " + json.dumps(result), flush=True)
+    return 0
 
 
-def p2(args) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = pathlib.Path(tmp)
-        files = dev_corpus(folder, args.copies)
-        seconds = audio_seconds(files)
-        print(f"P2: {len(files)} files, {seconds:.0f} s of audio; {conditions()}")
-        naive_script(files[:2], folder / "warm")
-        naive = naive_script(files, folder / "naive")
-        print(f"  naive script (librosa.load + pyloudnorm + beat_track + chroma_cqt + soundfile + json): {naive:6.1f} s")
-        for label, beam_args in [("1 process", []),
-                                 ("2 worker processes", ["--direct_num_workers=2", "--direct_running_mode=multi_processing"])]:
-            took, _ = build(folder, folder / f"out-{len(beam_args)}", beam_args)
-            print(f"  tunescribe build ({label}, stats+VAD+attributes, shards+tables): {took:6.1f} s"
-                  f"  naive/tunescribe = {naive / took:4.2f}x")
+def result_of(run) -> dict:
+    for line in reversed(run.log.read_text(errors="replace").splitlines()):
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    return {}
 
 
-def p3(args) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = pathlib.Path(tmp)
-        files = dev_corpus(folder, args.copies)
-        print(f"P3: {len(files)} files, {audio_seconds(files):.0f} s of audio; {conditions()}")
-        one, _ = build(folder, folder / "w1", ["--direct_num_workers=1", "--direct_running_mode=multi_processing"])
-        two, _ = build(folder, folder / "w2", ["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
-        print(f"  1 worker {one:6.1f} s   2 workers {two:6.1f} s   speed-up {one / two:4.2f}x   ({conditions()})")
+# --------------------------------------------------------------------------------------- main
 
 
-def synthetic_sources(folder: pathlib.Path, n: int, seconds: float = 10.0, rate: int = 16000) -> None:
-    import soundfile as sf
+def input_files(args) -> list[pathlib.Path]:
+    if args.folder:
+        files = sorted(p for p in args.folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+        if not files:
+            raise SystemExit(f"no audio files under {args.folder}")
+        return files
+    from renders import renders
 
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    t = np.arange(int(seconds * rate)) / rate
-    template = (0.2 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 2 * t))).astype(np.float32)
-    with open(folder / "manifest.jsonl", "w") as manifest:
-        for i in range(n):
-            name = f"s{i:05d}.flac"
-            noise = rng.standard_normal(template.shape[0]).astype(np.float32) * 0.01
-            sf.write(folder / name, template * (0.5 + (i % 7) / 10) + noise, rate, format="FLAC")
-            manifest.write(json.dumps({"file": name}) + "\n")
+    return renders(args.hours, jobs=args.render_jobs)
 
 
-PATH_ONLY = """
-import resource, sys, time
-import apache_beam as beam
-from tunescribe.schemas import SourceItem
-from tunescribe.transforms.attributes.extract import ExtractAttributes, make_extractor
-from tunescribe.transforms.audio.decode import DecodeAudio
-from tunescribe.transforms.audio.encode import EncodeAudio
-from tunescribe.transforms.audio.segment import SegmentClips
-from tunescribe.transforms.audio.stats import ComputeAudioStats
-folder, n = sys.argv[1], int(sys.argv[2])
-items = [SourceItem(source_id=f"s{i:05d}", uri=f"{folder}/s{i:05d}.flac", input_uri=folder, order=(0, i))
-         for i in range(n)]
-t = time.perf_counter()
-with beam.Pipeline() as p:
-    (p | beam.Create(items) | beam.ParDo(DecodeAudio(16000, 1)) | beam.ParDo(SegmentClips(1.0, 1.0))
-     | beam.ParDo(ComputeAudioStats()) | beam.ParDo(ExtractAttributes((make_extractor("librosa"),)))
-     | beam.ParDo(EncodeAudio()) | beam.Map(lambda c: len(c.audio)) | beam.combiners.Count.Globally())
-print("WALL", time.perf_counter() - t)
-print("RSS", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, 0)
-"""
-
-
-def path_only(folder: pathlib.Path, sources: int) -> tuple[float, int]:
-    """decode -> segment -> stats -> attributes -> encode as a Beam pipeline of these stages alone."""
-    proc = subprocess.run([sys.executable, "-c", PATH_ONLY, str(folder), str(sources)], capture_output=True,
-                          text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"audio path failed:\n{proc.stderr[-3000:]}")
-    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines() if line.startswith(("WALL", "RSS")))
-    return float(lines["WALL"]), int(lines["RSS"].split()[0]) // 1024
-
-
-def p4(args) -> None:
-    figures = {}
-    for clips in (args.small, args.large):
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = pathlib.Path(tmp)
-            synthetic_sources(folder, clips // 10)  # 10 s sources cut into 1 s clips
-            took, rss = path_only(folder, clips // 10)
-            figures["path", clips] = rss
-            print(f"P4: {clips:6d} clips, audio path stages only:   {took:6.1f} s, peak RSS {rss} MiB   ({conditions()})")
-            if args.path_only:
-                continue
-            took, rss = build(folder, folder / "out", [], window=1.0, extra="audio: {sample_rate: 16000}")
-            figures["build", clips] = rss
-            print(f"P4: {clips:6d} clips, whole tunescribe build: {took:6.1f} s, peak RSS {rss} MiB   ({conditions()})")
-    for what in ("path", "build"):
-        if (what, args.large) in figures:
-            ratio = figures[what, args.large] / figures[what, args.small]
-            print(f"  {what}: peak RSS ratio {args.large} / {args.small} clips = {ratio:.2f}")
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("_floor", "_lhotse"):
+        return child(argv)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", choices=["p1", "p2", "p3", "p4"])
-    parser.add_argument("--copies", type=int, default=3)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--small", type=int, default=1000)
-    parser.add_argument("--large", type=int, default=10000)
-    parser.add_argument("--path-only", action="store_true", help="p4: skip the whole-build runs")
-    args = parser.parse_args()
-    {"p1": p1, "p2": p2, "p3": p3, "p4": p4}[args.which](args)
+    parser.add_argument("--hours", type=float, default=1.3, help="hours of rendered music (default %(default)s)")
+    parser.add_argument("--folder", type=pathlib.Path, help="use the audio files under this folder instead")
+    parser.add_argument("--window", type=float, default=10.0, help="clip length, seconds")
+    parser.add_argument("--build-args-1w", default="--direct_num_workers=1",
+                        help="build arguments for one worker (default: %(default)r)")
+    parser.add_argument("--build-args-2w", default="--direct_running_mode=multi_processing --direct_num_workers=2",
+                        help="build arguments for two workers (default: %(default)r)")
+    parser.add_argument("--skip", default="", help=f"comma-separated figures to leave out, of {','.join(VARIANTS)}")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of all figures, interleaved; the fastest "
+                        "run of each figure is reported")
+    parser.add_argument("--render-jobs", type=int, default=None)
+    parser.add_argument("--work", type=pathlib.Path, default=None, help="work folder (default: a new temp folder)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (corpora, logs)")
+    args = parser.parse_args(argv)
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    if skip - set(VARIANTS):
+        raise SystemExit(f"--skip: unknown {sorted(skip - set(VARIANTS))}; figures are {VARIANTS}")
+    variants = [v for v in VARIANTS if v not in skip]
+
+    from measure import (
+        compare_shards, corpus_audio_s, fmt_bytes, load_line, read_stats, run_build, run_measured, verdict,
+        write_config,
+    )
+    from renders import durations, link_into
+
+    files = input_files(args)
+    seconds = sum(durations(files).values())
+    work = args.work or pathlib.Path(tempfile.mkdtemp(prefix="tunescribe-audio-path-"))
+    work.mkdir(parents=True, exist_ok=True)
+    folder = link_into(files, work / "in") if not args.folder else files
+    in_folder = work / "in" if not args.folder else args.folder
+    listing = work / "files.json"
+    listing.write_text(json.dumps([str(p) for p in folder]))
+    kinds = sorted({p.suffix.lower() for p in files})
+    print(f"audio path: {len(files)} files ({', '.join(kinds)}), {seconds / 3600:.2f} h of audio, "
+          f"{args.window:g} s windows -> 48 kHz mono FLAC; work folder {work}")
+    print(f"start: {load_line()}", flush=True)
+    extra_window = {} if args.window == 10.0 else {"segment": {"window_s": args.window}}
+    configs = {
+        "novad": write_config(work / "config-novad.yaml", in_folder, work / "out-novad", extra={**NOVAD, **extra_window}),
+        "default": write_config(work / "config-default.yaml", in_folder, work / "out-default", extra=extra_window),
+    }
+    args_1w, args_2w = shlex.split(args.build_args_1w), shlex.split(args.build_args_2w)
+    me = [sys.executable, str(pathlib.Path(__file__).resolve())]
+
+    def measure(variant: str, round_: int):
+        log = work / f"{variant}-{round_}.log"
+        if variant == "floor":
+            return run_measured(variant, [*me, "_floor", str(listing), str(args.window)], log)
+        if variant == "lhotse":
+            out = work / "out-lhotse"
+            shutil.rmtree(out, ignore_errors=True)
+            return run_measured(variant, [*me, "_lhotse", str(listing), str(out), str(args.window)], log)
+        config, build_args = {"novad-1w": ("novad", args_1w), "novad-2w": ("novad", args_2w),
+                              "default": ("default", args_1w)}[variant]
+        return run_build(variant, configs[config], work / f"out-{variant}", build_args, log)
+
+    best: dict[str, object] = {}
+    details: dict[str, dict] = {}
+    started = time.monotonic()
+    try:
+        for round_ in range(args.repeat):
+            for variant in variants:
+                run = measure(variant, round_)
+                if variant in ("floor", "lhotse"):
+                    info = result_of(run)
+                else:
+                    stats = read_stats(work / f"out-{variant}")
+                    info = {"windows": stats.get("stages", {}).get("clips"),
+                            "shards": stats.get("shards", {}).get("count"),
+                            "accepted": stats.get("stages", {}).get("accepted"),
+                            "audio_s": corpus_audio_s(work / f"out-{variant}")}
+                print(f"  [{round_ + 1}/{args.repeat}] {variant:9s} wall {run.wall_s:8.1f} s  cpu {run.cpu_s:8.1f} s "
+                      f"({run.cores:4.2f} cores)  {seconds / run.wall_s:6.1f}x realtime  windows {info.get('windows')}  "
+                      f"peak RSS {fmt_bytes(run.peak_rss)} (largest proc {fmt_bytes(run.peak_single_rss)})  "
+                      f"[{load_line()}]", flush=True)
+                if variant not in best or run.wall_s < best[variant].wall_s:
+                    best[variant], details[variant] = run, info
+        identity = (compare_shards(work / "out-novad-1w", work / "out-novad-2w")
+                    if {"novad-1w", "novad-2w"} <= set(best) else None)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+    print(f"\nresults ({len(files)} files, {seconds / 3600:.2f} h; {time.monotonic() - started:.0f} s in all; "
+          f"{'fastest of ' + str(args.repeat) + ' rounds' if args.repeat > 1 else 'one round'}; end: {load_line()})")
+    print(f"  {'figure':10s} {'wall s':>8s} {'x realtime':>10s} {'cpu s':>8s} {'cores':>6s} {'windows':>8s} "
+          f"{'accepted':>8s} {'peak RSS tree':>14s} {'largest proc':>13s} {'procs':>5s}")
+    for variant in variants:
+        run, info = best[variant], details[variant]
+        print(f"  {variant:10s} {run.wall_s:8.1f} {seconds / run.wall_s:10.1f} {run.cpu_s:8.1f} {run.cores:6.2f} "
+              f"{str(info.get('windows')):>8s} {str(info.get('accepted', '-')):>8s} {fmt_bytes(run.peak_rss):>14s} {fmt_bytes(run.peak_single_rss):>13s} "
+              f"{run.peak_procs:5d}")
+    print(f"  build args: 1 worker {shlex.join(args_1w)!r}; 2 workers {shlex.join(args_2w)!r}")
+
+    def ratio(a: str, b: str, rss: bool = False):
+        if a not in best or b not in best:
+            return None
+        x, y = best[a], best[b]
+        return (x.peak_rss / y.peak_rss) if rss else (x.wall_s / y.wall_s)
+
+    checks = [
+        ("floor / novad-1w (no-VAD build, 1 worker, vs the floor)", ratio("floor", "novad-1w"), ">=", 0.5),
+        ("floor / default (default build, 1 worker, vs the floor)", ratio("floor", "default"), ">=", 0.25),
+        ("novad-1w / novad-2w (2 workers vs 1)", ratio("novad-1w", "novad-2w"), ">=", 1.7),
+        ("lhotse / novad-1w (tunescribe no-VAD throughput / lhotse's)", ratio("lhotse", "novad-1w"), ">=", 1.5),
+        ("peak RSS novad-1w / lhotse", ratio("novad-1w", "lhotse", rss=True), "<=", 1.5),
+    ]
+    print("ratios (wall time unless noted):")
+    failed = False
+    for text, value, op, target in checks:
+        if value is None:
+            print(f"  n/a   {text}: skipped")
+            continue
+        ok = value >= target if op == ">=" else value <= target
+        failed |= not ok
+        print(f"  {verdict(ok)}  {text}: {value:.2f}  (target {op} {target})")
+    if identity is not None:
+        same, text = identity
+        failed |= not same
+        print(f"  {verdict(same)}  1-worker vs 2-worker shards: {text}")
+    windows = {v: details[v].get("windows") for v in variants if details[v].get("windows") is not None}
+    if len(set(windows.values())) > 1:
+        print(f"  note: window counts differ: {windows}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
