@@ -3,8 +3,8 @@ side in ONE run (not a timed test: it prints figures, ratios and their targets).
 
     pip install -e '.[bench]'   # + sudo apt-get install -y fluidsynth fluid-soundfont-gm ffmpeg (renders.py)
     python benchmarks/audio_path.py [--hours 1.3 | --folder DIR] [--window 10]
-        [--build-args-1w "--direct_num_workers=1"]
-        [--build-args-2w "--direct_running_mode=multi_processing --direct_num_workers=2"]
+        [--build-args-1w "--workers 1"]
+        [--build-args-2w "--workers 2"]
         [--skip default,lhotse] [--repeat N] [--work DIR] [--keep]
 
 Input: real Ogg Vorbis / MP3 music, 44.1 kHz stereo: the first --hours of benchmarks/renders.py's
@@ -194,9 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hours", type=float, default=1.3, help="hours of rendered music (default %(default)s)")
     parser.add_argument("--folder", type=pathlib.Path, help="use the audio files under this folder instead")
     parser.add_argument("--window", type=float, default=10.0, help="clip length, seconds")
-    parser.add_argument("--build-args-1w", default="--direct_num_workers=1",
+    parser.add_argument("--build-args-1w", default="--workers 1",
                         help="build arguments for one worker (default: %(default)r)")
-    parser.add_argument("--build-args-2w", default="--direct_running_mode=multi_processing --direct_num_workers=2",
+    parser.add_argument("--build-args-2w", default="--workers 2",
                         help="build arguments for two workers (default: %(default)r)")
     parser.add_argument("--skip", default="", help=f"comma-separated figures to leave out, of {','.join(VARIANTS)}")
     parser.add_argument("--repeat", type=int, default=1, help="rounds of all figures, interleaved; the fastest "

@@ -10,7 +10,7 @@ after), hard-linked into an input folder per build. Each build is the real CLI i
 `tunescribe build CONFIG --output OUT [BUILD ARGS]`, with the default config and a folder input
 (`--extra '{stats: {speech: false}}'` adds config sections). Arguments after `--` go to the build
 verbatim (Beam options, ...); `--workers N` adds `--workers-args` with N filled in (default
-"--direct_running_mode=multi_processing --direct_num_workers={n}").
+"--workers {n}").
 
 For each build: wall time, CPU seconds (the build and every process it waited for) and cores used,
 audio hours (input, and the sum of the accepted clips' duration_s), clips, the peak RSS of the
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hours", type=float, default=20.0, help="the large build's hours of audio")
     parser.add_argument("--small-hours", type=float, default=2.0, help="the small build's hours of audio")
     parser.add_argument("--workers", type=int, default=None, help="adds --workers-args with {n} = N")
-    parser.add_argument("--workers-args", default="--direct_running_mode=multi_processing --direct_num_workers={n}",
+    parser.add_argument("--workers-args", default="--workers {n}",
                         help="build arguments that set N workers (default: %(default)s)")
     parser.add_argument("--extra", default=None, help="YAML mapping of config sections added to both builds")
     parser.add_argument("--render-jobs", type=int, default=None, help="processes rendering missing tracks")
