@@ -30,8 +30,8 @@ times on the same audio):
   lhotse / novad-1w >= 1.5 (tunescribe's no-VAD throughput over lhotse's)
   peak RSS novad-1w / lhotse <= 1.5
 
-The worker settings are plain build arguments (how workers are chosen may change: pass the new
-flags with --build-args-1w / --build-args-2w). Build figures include the build's start-up (imports,
+The worker settings are plain build arguments (`tunescribe build --workers N`). The per-stage CPU
+share of the per-item path (benchmarks/stage_costs.py) is printed last (`--skip stages` leaves it out). Build figures include the build's start-up (imports,
 pipeline construction, report): at small inputs that dominates. The load average is printed at the
 start and end: on a machine shared with other jobs, wall times measure the neighbours as well.
 """
@@ -206,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work folder (corpora, logs)")
     args = parser.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    if skip - set(VARIANTS):
-        raise SystemExit(f"--skip: unknown {sorted(skip - set(VARIANTS))}; figures are {VARIANTS}")
+    if skip - {*VARIANTS, "stages"}:
+        raise SystemExit(f"--skip: unknown {sorted(skip - {*VARIANTS, 'stages'})}; figures are {VARIANTS}, stages")
     variants = [v for v in VARIANTS if v not in skip]
 
     from measure import (
@@ -315,6 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     windows = {v: details[v].get("windows") for v in variants if details[v].get("windows") is not None}
     if len(set(windows.values())) > 1:
         print(f"  note: window counts differ: {windows}")
+    if "stages" not in skip:
+        # Where the per-clip CPU goes: each stage of the audio path and of the captions, in one process.
+        import stage_costs
+
+        print("\nper-stage CPU share of the per-item path (benchmarks/stage_costs.py, same files):")
+        print(stage_costs.report(stage_costs.measure(files, repeat=1)))
     return 1 if failed else 0
 
 
