@@ -155,3 +155,20 @@ class KillOn(beam.DoFn):
         if item.source_id == self.source_id:
             os._exit(1)  # as a segfault would: no exception, no cleanup
         yield item
+
+
+def test_workers_come_from_the_command_line_config_or_the_runner(tmp_path):
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from tunescribe.pipelines.commands.build import with_workers
+    from tunescribe.pipelines.runners import audio_workers
+
+    config = tmp_path / "c.yaml"
+    config.write_text(CONFIG.format(workers="null"))
+    cfg = load_config(str(config))
+    cores = len(os.sched_getaffinity(0))
+    assert audio_workers(cfg, PipelineOptions([])) == cores  # the DirectRunner in one process: every core
+    assert audio_workers(cfg, PipelineOptions(["--direct_num_workers=2", "--direct_running_mode=multi_processing"])) == 1
+    assert audio_workers(cfg, PipelineOptions(["--runner=PortableRunner"])) == 1
+    assert audio_workers(with_workers(cfg, 3), PipelineOptions(["--runner=PortableRunner"])) == 3
+    assert with_workers(cfg, 3).config_hash() == cfg.config_hash()  # where work runs never changes the corpus
