@@ -2,7 +2,8 @@
 measured in one run (not a timed test: it prints figures and checks).
 
     pip install -e '.[bench]'   # + sudo apt-get install -y fluidsynth fluid-soundfont-gm ffmpeg (renders.py)
-    python benchmarks/scale.py [--hours 20] [--small-hours 2] [--workers N] [--work DIR] [--keep] [-- BUILD ARGS...]
+    python benchmarks/scale.py [--hours 20] [--small-hours 2] [--workers N] [--folder DIR] [--work DIR] [--keep]
+                               [-- BUILD ARGS...]
 
 Input: the first `--small-hours` and `--hours` of benchmarks/renders.py's tracks (music21 scores
 rendered with FluidSynth, Ogg Vorbis / MP3, 44.1 kHz stereo; rendered once into the cache, reused
@@ -43,9 +44,22 @@ MAX_RSS = 2 * GiB
 MAX_GROWTH = 1.25
 
 
+def first_hours(files: list[pathlib.Path], hours: float) -> list[pathlib.Path]:
+    """The shortest prefix of `files` (sorted by name) that holds >= `hours` of audio."""
+    seconds, out, total = durations(sorted(files)), [], 0.0
+    for path, s in seconds.items():
+        if total >= hours * 3600:
+            break
+        out.append(path)
+        total += s
+    if total < hours * 3600:
+        raise SystemExit(f"--folder holds {total / 3600:.2f} h of audio, less than the {hours:g} h asked for")
+    return out
+
+
 def build_one(label: str, hours: float, work: pathlib.Path, build_args: list[str], extra: dict,
-              jobs: int | None) -> dict:
-    files = renders(hours, jobs=jobs, verbose=False)
+              jobs: int | None, folder_files: list[pathlib.Path] | None = None) -> dict:
+    files = first_hours(folder_files, hours) if folder_files else renders(hours, jobs=jobs, verbose=False)
     seconds = durations(files)
     folder = work / f"in-{label}"
     link_into(files, folder)
@@ -86,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="build arguments that set N workers (default: %(default)s)")
     parser.add_argument("--extra", default=None, help="YAML mapping of config sections added to both builds")
     parser.add_argument("--render-jobs", type=int, default=None, help="processes rendering missing tracks")
+    parser.add_argument("--folder", type=pathlib.Path, default=None,
+                        help="take the audio files under this folder (by name) instead of the renders")
     parser.add_argument("--work", type=pathlib.Path, default=None, help="work folder (default: a new temp folder)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (corpora, logs)")
     parser.add_argument("--max-rss-gib", type=float, default=MAX_RSS / GiB)
@@ -99,10 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"scale: {args.small_hours:g} h and {args.hours:g} h builds; build args: {shlex.join(build_args) or '(none)'}"
           f"; work folder {work}; renders from {render_dir()}\nstart: {load_line()}", flush=True)
     started = time.monotonic()
-    renders(max(args.hours, args.small_hours), jobs=args.render_jobs)  # render first: not during a build
+    found = None
+    if args.folder:
+        found = [p for p in args.folder.rglob("*") if p.suffix.lower() in (".ogg", ".mp3", ".flac", ".wav", ".opus")]
+    else:
+        renders(max(args.hours, args.small_hours), jobs=args.render_jobs)  # render first: not during a build
     try:
-        small = build_one(f"{args.small_hours:g}h", args.small_hours, work, build_args, extra, args.render_jobs)
-        large = build_one(f"{args.hours:g}h", args.hours, work, build_args, extra, args.render_jobs)
+        small = build_one(f"{args.small_hours:g}h", args.small_hours, work, build_args, extra, args.render_jobs, found)
+        large = build_one(f"{args.hours:g}h", args.hours, work, build_args, extra, args.render_jobs, found)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

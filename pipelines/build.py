@@ -24,7 +24,7 @@ from tunescribe.pipelines.music import attribute_steps, tag_audio
 from tunescribe.pipelines.quality import quality_stats
 from tunescribe.transforms.audio.decode import DecodeAudio
 from tunescribe.transforms.audio.encode import EncodeAudio, LoadAudio, drop_audio
-from tunescribe.transforms.audio.segment import SegmentClips
+from tunescribe.transforms.audio.segment import DecodeAndCut, SegmentClips
 from tunescribe.transforms.audio.stats import ComputeAudioStats
 from tunescribe.transforms.audio.store import AUDIO_STORE_DIR, AudioStore
 from tunescribe.transforms.captions.offline import OfflineCaptioner
@@ -105,9 +105,11 @@ def audio_steps(cfg: BuildConfig, provenance: dict, tags_later: bool) -> tuple[S
     return (
         Step("fetch", FetchAudio(RemoteOptions(**cfg.remote.model_dump(exclude={"temp_dir"})),
                                  YoutubeOptions(**cfg.youtube.model_dump()), cfg.remote.temp_dir), "fetched"),
-        Step("decode", DecodeAudio(cfg.audio.sample_rate, cfg.audio.channels, cfg.audio.max_source_s), "decoded"),
-        Step("segment", SegmentClips(seg.window_s, seg.hop_s or seg.window_s, seg.tail, seg.min_tail_s,
-                                     **provenance), "clips", lists_outputs=True),
+        # Decoded and cut in one pass: a clip's PCM at a time, whatever the source's length.
+        Step("decode", DecodeAndCut(
+            DecodeAudio(cfg.audio.sample_rate, cfg.audio.channels, cfg.audio.max_source_s),
+            SegmentClips(seg.window_s, seg.hop_s or seg.window_s, seg.tail, seg.min_tail_s, **provenance)),
+             counted="clips", lists_outputs=True, counts_input="decoded"),
         *analysis,
         Step("stats", ComputeAudioIdentity()),
         Step("encode", EncodeAudio(audio_store(cfg), cfg.audio.format), "encoded"),
@@ -141,7 +143,7 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig, estimate_path: str | None
     clips, bad_audio, path_counts, clip_lists = items | "AudioPath" >> AudioPath(steps, workers)
     counts = {name: path_counts | f"Keys[{name}]" >> beam.FlatMap(
         lambda name_key, name=name: [name_key[1]] if name_key[0] == name else [])
-        for name in (step.counted for step in steps if step.counted)}
+        for name in sorted({n for step in steps for n in (step.counted, step.counts_input) if n})}
     measured, bad_music = tag_audio(clips, cfg, store)
     if tags_later:
         counts["measured"] = keys_of(measured, "Keys[measured]")

@@ -1,6 +1,6 @@
 """Runs the per-item audio stages back to back, one source item at a time, on every core.
 
-fetch -> decode -> segment -> stats -> attributes -> identity -> encode + store
+fetch -> decode + cut (as the audio comes) -> stats -> attributes -> identity -> encode + store
 
 These are the stages that need a source's PCM. Run as separate Beam steps, the decoded audio and
 each clip's samples were Beam elements: the runner buffered and pickled them between steps and
@@ -50,6 +50,7 @@ class Step:
     dofn: beam.DoFn
     counted: Optional[str] = None
     lists_outputs: bool = False
+    counts_input: Optional[str] = None  # count the input under this name once the step is through with it
 
 
 @dataclasses.dataclass
@@ -60,6 +61,15 @@ class ItemResult:
     rejects: list[Reject] = dataclasses.field(default_factory=list)
     counts: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     listed: list[tuple[str, tuple[str, ...]]] = dataclasses.field(default_factory=list)
+
+    def mark(self) -> tuple[int, ...]:
+        return len(self.outputs), len(self.rejects), len(self.counts), len(self.listed)
+
+    def take_back(self, mark: tuple[int, ...]) -> None:
+        """Forgets everything added since `mark`: what a step's earlier outputs gave, when the step
+        fails after them (the item is rejected as a whole, as if they had never been made)."""
+        for field, n in zip((self.outputs, self.rejects, self.counts, self.listed), mark):
+            del field[n:]
 
 
 def _malloc_trim():
@@ -103,20 +113,24 @@ class StageChain:
         if i == len(self.steps):
             result.outputs.append(element)
             return
-        step = self.steps[i]
+        step, mark, keys = self.steps[i], result.mark(), []
         try:
-            outputs = list(step.dofn.process(element) or ())
+            # Each output goes through the rest of the chain before the next is made: a step that
+            # cuts a source into clips as it decodes holds one clip's PCM at a time, not the source.
+            for out in step.dofn.process(element) or ():
+                keys.append(out.key)
+                if step.counted:
+                    result.counts.append((step.counted, out.key))
+                self._through(i + 1, out, result)
         except Exception as exc:  # noqa: BLE001 - every failure of an element is its reject
             lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+            result.take_back(mark)
             result.rejects.append(to_reject(step.stage, element, type(exc), repr(exc), lines))
             return
         if step.lists_outputs:
-            result.listed.append((element.key, tuple(out.key for out in outputs)))
-        for out in outputs:
-            if step.counted:
-                result.counts.append((step.counted, out.key))
-            self._through(i + 1, out, result)
-        del outputs  # the cut clips (views of the source's PCM) go as soon as the last is done
+            result.listed.append((element.key, tuple(keys)))
+        if step.counts_input:
+            result.counts.append((step.counts_input, element.key))
 
 
 class RunStagesPerItem(beam.DoFn):

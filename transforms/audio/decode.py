@@ -88,6 +88,21 @@ def decode_audio(
     max_seconds: float = 3600.0,
 ) -> np.ndarray:
     """Returns float32 samples shaped (channels, frames) at `sample_rate`, or raises Rejected."""
+    blocks = list(decode_blocks(source, sample_rate, channels, start_s, end_s, max_seconds))
+    return np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32)
+
+
+def decode_blocks(
+    source: str | BinaryIO,
+    sample_rate: int,
+    channels: int,
+    start_s: Optional[float] = None,
+    end_s: Optional[float] = None,
+    max_seconds: float = 3600.0,
+):
+    """The audio as it is decoded: float32 blocks shaped (channels, n) at `sample_rate`, in order.
+    Raises Rejected when the source turns out bad, possibly after some blocks (a file that ends
+    early is known to be truncated only at its end): a caller must not keep what came before."""
     try:
         container = av.open(source, mode="r", metadata_errors="ignore")
     except av.error.FFmpegError as exc:
@@ -117,7 +132,7 @@ def decode_audio(
         in_rate = None
         pos = None  # seconds, at the start of the next converted frame
         decoded_in = 0.0  # seconds of input kept
-        chunks = []
+        ready = []  # resampled (n, channels) pieces, handed out as they come
         # Kept input waits here, one list per input channel, until BATCH frames are mixed and
         # resampled at once: per-frame numpy and soxr calls cost more than the work they do
         # (a Vorbis frame is 128-1024 samples). soxr's stream gives the same samples however
@@ -135,7 +150,7 @@ def decode_audio(
                 parts.clear()
             pending_n = 0
             piece = np.ascontiguousarray(mix(block, channels).T)
-            chunks.append(piece if resampler is None else resampler.resample_chunk(piece))
+            ready.append(piece if resampler is None else resampler.resample_chunk(piece))
 
         def keep(frame, t0: float) -> tuple[bool, int]:
             """Queues one converted (fltp) frame trimmed to [start, stop); returns (whether the
@@ -174,6 +189,7 @@ def decode_audio(
                     more, n = keep(converted, pos)
                     going = more and going
                     pos += n / in_rate
+                yield from _handed_out(ready)
                 if not going:
                     break
             flush()
@@ -182,14 +198,21 @@ def decode_audio(
     if in_rate is None or decoded_in == 0:
         raise Rejected("empty_audio", "no audio samples in the requested range")
     if resampler is not None:
-        chunks.append(resampler.resample_chunk(np.zeros((0, channels), np.float32), last=True))
-    samples = np.concatenate(chunks, axis=0).T
-    if not np.isfinite(samples).all():
-        raise Rejected("non_finite_samples", "audio contains NaN or infinite samples")
+        ready.append(resampler.resample_chunk(np.zeros((0, channels), np.float32), last=True))
+    yield from _handed_out(ready)
     expected = (min(stop, declared) if declared is not None else stop) - start
     if math.isfinite(expected) and decoded_in < TRUNCATION_RATIO * expected - 1.0:
         raise Rejected("truncated", f"decoded {decoded_in:.2f} s of a declared {expected:.2f} s")
-    return np.ascontiguousarray(samples, dtype=np.float32)
+
+
+def _handed_out(ready: list):
+    """(n, channels) pieces -> (channels, n) float32 blocks, checked for NaN and infinity."""
+    for piece in ready:
+        if piece.shape[0]:
+            if not np.isfinite(piece).all():
+                raise Rejected("non_finite_samples", "audio contains NaN or infinite samples")
+            yield np.ascontiguousarray(piece.T, dtype=np.float32)
+    ready.clear()
 
 
 class DecodeAudio(beam.DoFn):
@@ -203,15 +226,20 @@ class DecodeAudio(beam.DoFn):
         self.max_seconds = max_seconds
 
     def process(self, item: SourceItem):
-        try:
-            samples = self._decode(item)
-        finally:
-            if item.fetched is not None and os.path.exists(item.fetched):
-                os.remove(item.fetched)  # the fetch stage's temporary copy (see SourceItem.fetched)
-        yield DecodedAudio(item=item, samples=samples, sample_rate=self.sample_rate,
+        samples = np.concatenate(list(self.blocks(item)), axis=1)
+        yield DecodedAudio(item=item, samples=np.ascontiguousarray(samples), sample_rate=self.sample_rate,
                            offset_s=item.start_s or 0.0)
 
-    def _decode(self, item: SourceItem) -> np.ndarray:
+    def blocks(self, item: SourceItem):
+        """The item's audio as decode_blocks hands it out; the fetch stage's temporary copy (see
+        SourceItem.fetched) is removed once read, or once the decode fails."""
+        try:
+            yield from self._decode(item)
+        finally:
+            if item.fetched is not None and os.path.exists(item.fetched):
+                os.remove(item.fetched)
+
+    def _decode(self, item: SourceItem):
         path = item.fetched or item.uri
         # A fetched section begins at fetched_offset_s of the source: cut the range in its time.
         shift = item.fetched_offset_s
@@ -224,4 +252,4 @@ class DecodeAudio(beam.DoFn):
                 raise Rejected("empty_file", "the file is empty (0 bytes)")
             if lost_its_end(f):
                 raise Rejected("truncated", "the file is shorter than its container says")
-            return decode_audio(f, self.sample_rate, self.channels, start, end, self.max_seconds)
+            yield from decode_blocks(f, self.sample_rate, self.channels, start, end, self.max_seconds)
