@@ -174,6 +174,8 @@ class RunStagesPerItem(beam.DoFn):
                     yield beam.pvalue.TaggedOutput(out.tag, GlobalWindows.windowed_value(out.value))
                 else:
                     yield GlobalWindows.windowed_value(out)
+        # The audio is done: the workers' memory goes back before the steps across items need it.
+        self.pool.close()
 
     def _submit(self, item) -> None:
         self.pending[self.pool.submit(item)] = item

@@ -6,8 +6,8 @@ between the calls, so threads in one interpreter contend for the GIL. Beam's own
 exchanges elements with them over gRPC, a cost paid again at each step; with one pool around the
 one step that does the heavy work, items go out and small records come back, nothing else.
 
-The pool is per process and outlives a pipeline (tests and notebooks run many builds in one
-process; starting interpreters is the costly part). Each task carries the chain pickled, and a
+The pool is per process, started (and warmed up) while a pipeline is built and closed when the
+per-item step has drained, so its memory is back before the steps across items run. Each task carries the chain pickled, and a
 worker sets a chain up once (its `setup()`: models, sessions) and keeps it by digest.
 Workers are started with `spawn` (a fork of a process running Beam's gRPC threads can deadlock),
 use one BLAS thread each (there is a worker per core already), and die with their parent.
@@ -100,6 +100,10 @@ class ChainPool:
 
     def submit(self, item) -> Future:
         return _pool(self.workers).submit(_run, self.digest, self.chain_bytes, item)
+
+    def close(self) -> None:
+        """Ends the pool's processes (a later submit starts new ones)."""
+        _discard(self.workers)
 
     def restart(self) -> None:
         """Replaces a broken pool (a worker died); the next submit starts a fresh one."""
