@@ -17,7 +17,7 @@ palestrina, ...) shuffled with a fixed seed, then the collections interleaved ro
 any prefix mixes styles. Each work gets, from a hash of its name, a General MIDI instrument per part
 (one ensemble palette: keys, strings, winds, plucked, voices/synths, or mixed) and a tempo (60-150
 quarter notes a minute); its score's own instruments and tempo marks are removed. Works that
-music21 cannot parse or convert are skipped (one that takes over 5 minutes is skipped this run only).
+music21 cannot parse or convert within 5 minutes are skipped.
 Consecutive works are joined into tracks of at least --track-s seconds (default 240: a medley, 1 s of
 silence between works; each work rendered by FluidSynth up to the end of its MIDI plus a 3 s release
 tail, since some patches sustain for ever), and tracks alternate Ogg Vorbis (q5) / MP3 (192 kb/s) by
@@ -177,9 +177,8 @@ def convert_work(work: dict, key: str, folder: str) -> dict:
     signal.alarm(WORK_TIMEOUT_S)
     try:
         meta.update(_convert(work, pathlib.Path(folder) / f"{key}.mid", key))
-    except TimeoutError as exc:  # may be the machine's load: skipped this time, tried again next run
-        return {**meta, "failed": f"timeout: {exc}"}
-    except Exception as exc:  # noqa: BLE001 - any other failure skips the work (and is cached)
+    except Exception as exc:  # noqa: BLE001 - any failure skips the work, cached (a timeout too: music21
+        # hangs on a few scores, and every later plan would wait for it again)
         meta["failed"] = f"{type(exc).__name__}: {str(exc)[:200]}"
     finally:
         signal.alarm(0)
@@ -352,8 +351,22 @@ def renders(hours: float, jobs: int | None = None, track_s: float = TRACK_S, ver
 
 
 def render_tracks(hours: float, jobs: int | None = None, track_s: float = TRACK_S,
-                  verbose: bool = True) -> list[dict]:
-    """As renders(), returning each track's description (file, duration_s, works, ...)."""
+                  verbose: bool = True, attempts: int = 3) -> list[dict]:
+    """As renders(), returning each track's description (file, duration_s, works, ...). A pool whose
+    worker was killed is started again (finished files are in the cache)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    for attempt in range(attempts):
+        try:
+            return _render_tracks(hours, jobs, track_s, verbose)
+        except BrokenProcessPool as exc:
+            if attempt == attempts - 1:
+                raise
+            print(f"[renders] a render process died ({exc}); starting again from the cache", flush=True)
+    raise AssertionError("unreachable")
+
+
+def _render_tracks(hours: float, jobs: int | None, track_s: float, verbose: bool) -> list[dict]:
     check_tools()
     say = (lambda *a: print("[renders]", *a, flush=True)) if verbose else (lambda *a: None)
     need = hours * 3600.0
@@ -553,9 +566,19 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=None, help="processes rendering at once (default min(4, cpus))")
     parser.add_argument("--track-s", type=float, default=TRACK_S, help="shortest track (a medley of works)")
     parser.add_argument("--manifest", type=pathlib.Path, help="also write a CSV manifest of the tracks here")
+    parser.add_argument("--prune", action="store_true", help="remove cached tracks of older settings among the "
+                        "indices these hours use")
     args = parser.parse_args()
     started = time.monotonic()
     tracks = render_tracks(args.hours, args.jobs, args.track_s)
+    if args.prune:
+        keep = {pathlib.Path(t["file"]).stem for t in tracks}
+        last = max(t["index"] for t in tracks)
+        stale = [f for f in (render_dir() / "tracks").glob("t[0-9][0-9][0-9][0-9][0-9]-*")
+                 if f.is_file() and int(f.name[1:6]) <= last and f.name.split(".")[0] not in keep]
+        for f in stale:
+            f.unlink()
+        print(f"pruned {len(stale)} files of older settings")
     formats = {f: sum(1 for t in tracks if t["format"] == f) for f in FORMATS}
     print(f"{len(tracks)} tracks ({', '.join(f'{n} {f}' for f, n in formats.items())}), "
           f"{sum(t['duration_s'] for t in tracks) / 3600:.2f} h, {time.monotonic() - started:.0f} s; "
