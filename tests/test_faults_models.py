@@ -42,6 +42,9 @@ captions:
       max_backoff_s: 2.0
       batch_size: 4
 segment: {{window_s: 3.0, min_tail_s: 0.5}}
+# One process: the endpoint's 0.4 s deadline must not race the audio path's worker processes
+# starting up (imports take seconds of both cores; this test is about the endpoint, not the path).
+resources: {{workers: 1}}
 quality: {{min_duration_s: 0.5}}
 audio: {{sample_rate: 16000}}
 stats: {{speech: false}}
