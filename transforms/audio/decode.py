@@ -79,16 +79,10 @@ def _check_rate(rate) -> int:
     return rate
 
 
-def decode_audio(
-    source: str | BinaryIO,
-    sample_rate: int,
-    channels: int,
-    start_s: Optional[float] = None,
-    end_s: Optional[float] = None,
-    max_seconds: float = 3600.0,
-) -> np.ndarray:
-    """Returns float32 samples shaped (channels, frames) at `sample_rate`, or raises Rejected."""
-    blocks = list(decode_blocks(source, sample_rate, channels, start_s, end_s, max_seconds))
+def decode_audio(source: str | BinaryIO, sample_rate: int, channels: int, *args, **kwargs) -> np.ndarray:
+    """Returns float32 samples shaped (channels, frames) at `sample_rate`, or raises Rejected (the
+    whole of `decode_blocks`, with its arguments)."""
+    blocks = list(decode_blocks(source, sample_rate, channels, *args, **kwargs))
     return np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32)
 
 

@@ -23,7 +23,8 @@ import apache_beam as beam
 
 from tunescribe.schemas import Clip, Reject
 from tunescribe.transforms.quality.decontaminate import EvalIndex, EvalSetSpec, contamination, load_eval_set
-from tunescribe.transforms.quality.dedup import DedupRules, FindDuplicates, Summary, find_duplicates
+from tunescribe.transforms.quality.dedup import DedupRules, Summary, find_duplicates
+from tunescribe.transforms.quality.find_duplicates import FindDuplicates
 from tunescribe.transforms.quality.gate import QualityThresholds, check_clip
 from tunescribe.transforms.quality.rules import CaptionRules, caption_failures
 from tunescribe.transforms.stage import REJECTS, Rejected, RunStage
