@@ -8,6 +8,8 @@ Each entry is one backend and what it writes:
         - backend: transformers           # local causal LM, hub id or local folder
           model: Qwen/Qwen2.5-1.5B-Instruct
           tasks: [writing, summary, paraphrase, attribute_prediction]
+        - backend: transformers           # or a GGUF checkpoint: the .gguf file (or folder + gguf_file)
+          model: ~/.cache/tunescribe/models/smollm2-0.1.2/SmolLM2-135M-Instruct.Q4_1.gguf
         - backend: openai                 # any OpenAI-compatible endpoint
           base_url: http://127.0.0.1:8000/v1
           model: my-model
@@ -84,7 +86,7 @@ class _Local(_Section):
         from tunescribe.transforms.models.base import ModelSource  # Beam's ML stack imports torch: only when used
 
         return ModelSource(self.model, self.revision, self.device, self.dtype, self.local_files_only,
-                           self.trust_remote_code)
+                           self.trust_remote_code, getattr(self, "gguf_file", None))
 
 
 class _Remote(_Section):
@@ -111,6 +113,10 @@ class _Remote(_Section):
 
 class TransformersText(_Local):
     backend: Literal["transformers"]
+    # A GGUF checkpoint inside `model` (a folder or hub id); `model` may also name the .gguf file
+    # itself. transformers de-quantises it on load (needs the `gguf` package); the caption's
+    # revision is then the file's sha256.
+    gguf_file: Optional[str] = Field(None, pattern=r"\.gguf$")
     tasks: TextTasks = LP_MUSICCAPS_TASKS
     batch_size: int = Field(16, ge=1)  # prompts per generate call
 
@@ -153,9 +159,12 @@ def resolve_model_paths(models: list, base: str) -> list:
     """Local model folders given relative to the config file -> absolute; hub ids stay."""
     out = []
     for m in models:
+        if isinstance(m, _Local) and m.model.startswith("~"):
+            m = m.model_copy(update={"model": os.path.expanduser(m.model)})
         if isinstance(m, _Local) and not os.path.isabs(m.model):
             candidate = os.path.normpath(os.path.join(base, m.model))
-            if m.model.startswith(("./", "../")) or os.path.isdir(candidate):
+            # a .gguf is always a file path (a hub GGUF is `model: org/name` plus `gguf_file`)
+            if m.model.startswith(("./", "../")) or m.model.endswith(".gguf") or os.path.isdir(candidate):
                 m = m.model_copy(update={"model": candidate})
         if isinstance(m, OpenAIText) and m.tokenizer and not os.path.isabs(m.tokenizer):
             candidate = os.path.normpath(os.path.join(base, m.tokenizer))
@@ -163,6 +172,15 @@ def resolve_model_paths(models: list, base: str) -> list:
                 m = m.model_copy(update={"tokenizer": candidate})
         out.append(m)
     return out
+
+
+def _need_gguf_package(where: str) -> None:
+    import importlib.util
+
+    from tunescribe.pipelines.config import ConfigError
+
+    if importlib.util.find_spec("gguf") is None:
+        raise ConfigError(f"{where}.model: a GGUF checkpoint needs the `gguf` package (pip install gguf)")
 
 
 def check_caption_models(models: list, need_keys: bool = True) -> None:
@@ -173,7 +191,18 @@ def check_caption_models(models: list, need_keys: bool = True) -> None:
     for n, m in enumerate(models):
         where = f"captions.models[{n}]"
         looks_local = os.path.isabs(m.model) or m.model.startswith(".")
-        if isinstance(m, _Local) and looks_local and not os.path.isdir(m.model):
+        gguf_file = getattr(m, "gguf_file", None)
+        if isinstance(m, _Local) and m.model.endswith(".gguf"):
+            if gguf_file:
+                raise ConfigError(f"{where}.gguf_file: model already names a GGUF file ({m.model})")
+            if not os.path.isfile(m.model):
+                raise ConfigError(f"{where}.model: no GGUF file at {m.model} "
+                                  "(`tunescribe models fetch smollm2` prints the path of SmolLM2's)")
+        elif isinstance(m, _Local) and looks_local and not os.path.isdir(m.model):
             raise ConfigError(f"{where}.model: no model folder at {m.model}")
+        elif isinstance(m, _Local) and gguf_file and looks_local and not os.path.isfile(os.path.join(m.model, gguf_file)):
+            raise ConfigError(f"{where}.gguf_file: no GGUF file {gguf_file} in {m.model}")
+        if isinstance(m, _Local) and (m.model.endswith(".gguf") or gguf_file):
+            _need_gguf_package(where)
         if need_keys and isinstance(m, _Remote) and m.api_key_env and not os.environ.get(m.api_key_env):
             raise ConfigError(f"{where}.api_key_env: environment variable {m.api_key_env} is not set")

@@ -11,7 +11,7 @@ import pathlib
 
 import pytest
 
-from tunescribe.transforms.models.weights import fetch
+from tunescribe.transforms.models.weights import fetch, hf_folder
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +24,10 @@ def smollm2_gguf() -> pathlib.Path:
 def yamnet_folder() -> pathlib.Path:
     """The folder with YAMNet's model.onnx (+ model.data) and yamnet_class_map.csv."""
     return pathlib.Path(fetch("yamnet").path)
+
+
+@pytest.fixture(scope="session")
+def smollm2_hf(smollm2_gguf) -> pathlib.Path:
+    """SmolLM2 as an ordinary Hugging Face folder (converted from the GGUF once, then cached), for
+    `transformers serve`."""
+    return pathlib.Path(hf_folder(fetch("smollm2")))

@@ -61,3 +61,20 @@ def test_command_prints_the_path_a_config_names(smollm2_gguf, capsys):
     assert smollm2_gguf.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and "already fetched" in out.err
     assert file_sha256(str(smollm2_gguf)) == json.loads(
         (smollm2_gguf.parent / FETCHED_FILE).read_text())["files"][smollm2_gguf.name]
+
+
+def test_gguf_saved_as_hf_folder_loads_without_gguf_and_is_kept(smollm2_gguf, smollm2_hf, capsys):
+    config = json.loads((smollm2_hf / "config.json").read_text())
+    assert config["architectures"] == ["LlamaForCausalLM"] and "quantization_config" not in config
+    record = json.loads((smollm2_hf / FETCHED_FILE).read_text())
+    assert record["gguf_sha256"] == file_sha256(str(smollm2_gguf))
+    assert main(["models", "fetch", "smollm2", "--hf"]) == 0  # found, not converted again
+    assert capsys.readouterr().out == f"{smollm2_hf}\n"
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(smollm2_hf), local_files_only=True)
+    assert sum(p.numel() for p in model.parameters()) == 134_515_008  # SmolLM2-135M
+    with pytest.raises(FetchError, match="not a GGUF model"):
+        from tunescribe.transforms.models.weights import hf_folder
+
+        hf_folder(fetch("yamnet"))

