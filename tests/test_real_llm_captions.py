@@ -5,6 +5,7 @@ OpenAI-compatible backend. Every caption it writes carries its full provenance."
 from __future__ import annotations
 
 import json
+import pathlib
 import re
 
 import pytest
@@ -99,3 +100,22 @@ def test_missing_gguf_is_a_config_error_before_any_work(smollm2_gguf, audio_dev,
     with pytest.raises(ConfigError, match=r"captions.models\[0\].gguf_file: no GGUF file other.Q8_0.gguf in "):
         run_build(load_config(str(config)), [])
     assert not (tmp_path / "out" / "stats.json").exists()
+
+
+def test_gguf_named_as_file_or_as_folder_plus_file_is_the_same_model(smollm2_gguf):
+    from tunescribe.transforms.models.base import ModelSource
+
+    as_file = ModelSource(str(smollm2_gguf))
+    as_pair = ModelSource(str(smollm2_gguf.parent), gguf_file=smollm2_gguf.name)
+    assert as_file == as_pair and as_file.from_pretrained_kwargs()["gguf_file"] == smollm2_gguf.name
+    assert as_file.identity() == (smollm2_gguf.name, file_sha256(str(smollm2_gguf)))
+
+
+def test_example_configs_name_the_fetched_model(smollm2_gguf):
+    from tunescribe.pipelines.config import load_config as load
+
+    examples = pathlib.Path(__file__).resolve().parents[1] / "examples" / "smollm2"
+    [local] = load(str(examples / "config.yaml")).captions.models
+    assert local.source().identity()[0] == smollm2_gguf.name
+    [served] = load(str(examples / "config-openai.yaml")).captions.models
+    assert served.revision == file_sha256(str(smollm2_gguf))  # the GGUF the served folder came from
