@@ -124,7 +124,7 @@ def test_compacted_files_grow_in_number_with_the_corpus():
     assert key_digits(5_000_000) == 2 and compact_name(ITEM, 2) == "compact-01.parquet"
 
 
-def caption_failed(run: str, key: str, reason: str, transient: bool, part: str = "api/lp-writing@1") -> dict:
+def caption_failed(run: str, key: str, reason: str, transient: bool, part: str = "api/lpmc-writing@1") -> dict:
     return rejected(run, key, reason, 0, stage="captions", part=part, transient=transient)
 
 
@@ -132,10 +132,10 @@ def test_an_accepted_clip_whose_caption_failed_for_now_is_restored_to_redo_that_
     a = clip(0)
     records = [listing("r1", 1), accepted_record("r1", a)[0], rec("r1", COUNTS, a.key, stage="captioned"),
                caption_failed("r1", a.key, "endpoint_unreachable", True),
-               caption_failed("r1", a.key, "endpoint_client_error", False, part="api/lp-summary@1")]
+               caption_failed("r1", a.key, "endpoint_client_error", False, part="api/lpmc-summary@1")]
     outcome = restorable(ITEM, records)
     assert [r["key"] for r in outcome.accepted] == [a.key]
-    assert outcome.redo() == {a.key: frozenset({"api/lp-writing@1"})}
+    assert outcome.redo() == {a.key: frozenset({"api/lpmc-writing@1"})}
     # The caption that failed for good stays a reject, as in an uninterrupted run; the transient
     # one is not restored as a reject (it is being redone).
     assert [r["reason"] for r in outcome.rejects] == ["endpoint_client_error"]
@@ -151,4 +151,4 @@ def test_a_rerun_that_redid_the_caption_settles_the_item():
     first = [listing("r1", 1), accepted_record("r1", a)[0], caption_failed("r1", a.key, "endpoint_timeout", True)]
     redone = [listing("r2", 1), accepted_record("r2", a)[0]]
     assert restorable(ITEM, first + redone).redo() == {}
-    assert restorable(ITEM, first + redone[:1]).redo() == {a.key: frozenset({"api/lp-writing@1"})}  # r2 killed
+    assert restorable(ITEM, first + redone[:1]).redo() == {a.key: frozenset({"api/lpmc-writing@1"})}  # r2 killed
