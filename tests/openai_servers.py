@@ -112,6 +112,7 @@ class FaultServer:
         self.log: list[tuple[str, int, Optional[str]]] = []
         self.in_flight = self.max_in_flight = 0
         self.lock = threading.Lock()
+        self.closing = threading.Event()  # ends stalls when the server stops
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -150,7 +151,7 @@ class FaultServer:
                 if fault == "400":
                     return self.reply(400, b'{"error":{"message":"bad request"}}')
                 if fault == "timeout":
-                    time.sleep(server.stall_s)
+                    server.closing.wait(server.stall_s)
                     return self.reply(200, json.dumps(completion("too late", body)).encode())
                 if fault == "empty":
                     return self.reply(200, json.dumps(completion("", body)).encode())
@@ -220,6 +221,7 @@ class FaultServer:
         return self
 
     def __exit__(self, *exc):
+        self.closing.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
