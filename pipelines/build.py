@@ -41,7 +41,7 @@ from tunescribe.transforms.per_item import AudioPath, Step
 from tunescribe.transforms.quality.fingerprint import ComputeAudioIdentity
 from tunescribe.transforms.sinks.compact import CompactLedger
 from tunescribe.transforms.sinks.layout import PROGRESS_FILE, WORK_DIR
-from tunescribe.transforms.sinks.ledger import LEDGER_VERSION, Ledger, SkipCommitted, commit_and_restore
+from tunescribe.transforms.sinks.ledger import LEDGER_VERSION, RECAPTION, Ledger, SkipCommitted, commit_and_restore
 from tunescribe.transforms.sinks.progress import WriteRunTotals
 from tunescribe.transforms.stage import RunStage
 
@@ -132,8 +132,10 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig, estimate_path: str | None
     unique, duplicates = listed | "DropDuplicateSources" >> DropDuplicateSources()
     # Resume: items the ledger settled in an earlier run are restored, not processed again; the
     # per-item stages below see only `items`, the rest. Their outcomes are committed after them.
+    # Committed clips whose model captions failed for a transient reason come back as Redos: they
+    # pass the caption stages (and so are counted "captioned") again, for those captions only.
     ledger = Ledger(ledger_dir(cfg))
-    restored = unique | "SkipCommitted" >> SkipCommitted(ledger, store)
+    restored = unique | "SkipCommitted" >> SkipCommitted(ledger, store, recounted=("captioned",))
     # Audio by reference: the PCM lives only inside the audio path; what leaves it is records.
     tags_later = bool(cfg.tagging.model)
     steps = audio_steps(cfg, provenance, tags_later)
@@ -168,16 +170,21 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig, estimate_path: str | None
         captioned, bad_captions = measured | "TemplateCaptions" >> RunStage(
             "captions", OfflineCaptioner(offline.tasks, offline.seed, offline.min_confidence))
         bad_captions = [bad_captions]
-    for n, (captioner, _) in enumerate(captioners):
-        from tunescribe.transforms.captions.model_captions import ModelCaptions
+    if captioners:
+        from tunescribe.transforms.captions.model_captions import InCaptionOrder, ModelCaptions
+        from tunescribe.transforms.captions.redo import ForClips, on_clip
 
+        captioned = (captioned, restored[RECAPTION]) | "WithCaptionsToRedo" >> beam.Flatten()
+    for n, (captioner, _) in enumerate(captioners):
         label = f"ModelCaptions{n}_{captioner.name}"
         if captioner.audio:  # an audio captioner listens to the clip: its PCM, from the store, for that stage only
-            captioned = captioned | f"{label}Listen" >> beam.ParDo(LoadAudio(store))
+            captioned = captioned | f"{label}Listen" >> beam.ParDo(ForClips(LoadAudio(store)))
         captioned, bad = captioned | label >> ModelCaptions(captioner)
         if captioner.audio:
-            captioned = captioned | f"{label}Done" >> beam.Map(drop_audio)
+            captioned = captioned | f"{label}Done" >> beam.Map(on_clip, drop_audio)
         bad_captions.append(bad)
+    if captioners:
+        captioned = captioned | "InCaptionOrder" >> beam.ParDo(InCaptionOrder([c for c, _ in captioners]))
     counts["captioned"] = keys_of(captioned, "Keys[captioned]")
     # Quality stats are computed here, once, per clip; the decisions on them come after the ledger.
     passed, failed_quality = quality_stats(captioned, cfg, store)

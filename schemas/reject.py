@@ -7,7 +7,7 @@ from typing import Optional
 
 import pyarrow as pa
 
-REJECT_SCHEMA_VERSION = "1.0"
+REJECT_SCHEMA_VERSION = "1.1"  # 1.1: `part`, `transient`
 
 _FIELDS = [
     ("source_id", pa.string(), False, "id of the source item (for unreadable manifest rows: manifest#row)"),
@@ -17,6 +17,10 @@ _FIELDS = [
     ("reason", pa.string(), False, "stable snake_case reason code, e.g. missing_file, too_silent"),
     ("detail", pa.string(), False, "human-readable explanation"),
     ("input_uri", pa.string(), False, "manifest or folder the item came from"),
+    ("part", pa.string(), True, "the part of a clip that failed while the clip went on, e.g. one caption: "
+                                "CAPTIONER/PROMPT@VERSION; null when the whole item or clip was rejected"),
+    ("transient", pa.bool_(), False, "a failure of the moment (network, endpoint down or rate-limited, a file "
+                                     "not there yet): the next run with the same config tries it again"),
     ("schema_version", pa.string(), False, "REJECT_SCHEMA_VERSION of the writer"),
 ]
 
@@ -36,6 +40,8 @@ class Reject:
     input_uri: str
     key: Optional[str] = None
     clip_index: Optional[int] = None
+    part: Optional[str] = None  # e.g. "local-lm/lp-writing@1": the one caption that failed
+    transient: bool = False  # set where the failure is raised (Rejected.transient): retried by a rerun
 
     @property
     def is_whole_item(self) -> bool:

@@ -4,7 +4,9 @@
 - `FaultServer`: a small chat-completions server of our own that injects faults (429, 500,
   stalls past the client's timeout, empty and malformed replies, 400) by a plan, and otherwise
   answers from an upstream: the URL of a real server (it proxies) or a function running a real
-  model in-process. It counts attempts per request and the most requests it had in flight.
+  model in-process. It counts attempts per request and the most requests it had in flight; an
+  `on_request` hook sees each request's number as it arrives (e.g. to stop the upstream after N).
+  An upstream that cannot be reached is passed on as such: the connection closes with no reply.
 """
 
 from __future__ import annotations
@@ -47,18 +49,31 @@ def wait_healthy(url: str, proc: Optional[subprocess.Popen] = None, timeout_s: f
     raise TimeoutError(f"{url} not healthy after {timeout_s} s")
 
 
-@contextlib.contextmanager
-def transformers_serve(model_dir: str, log_path: Optional[str] = None):
-    """`transformers serve MODEL_DIR` on a free port; yields its /v1 base URL; stops it after."""
+def start_transformers_serve(model_dir: str, log_path: Optional[str] = None) -> tuple[subprocess.Popen, str]:
+    """`transformers serve MODEL_DIR` on a free port, once healthy: (its process, its /v1 base URL).
+    The log file (appended to) is closed with the process's end by the OS."""
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     cli = os.path.join(os.path.dirname(sys.executable), "transformers")
-    log = open(log_path or os.devnull, "wb")
-    proc = subprocess.Popen([cli, "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port),
-                             "--device", "cpu", "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT, env=env)
+    with open(log_path or os.devnull, "ab") as log:
+        proc = subprocess.Popen([cli, "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port),
+                                 "--device", "cpu", "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT,
+                                env=env)
     try:
         wait_healthy(f"http://127.0.0.1:{port}/health", proc)
-        yield f"http://127.0.0.1:{port}/v1"
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc, f"http://127.0.0.1:{port}/v1"
+
+
+@contextlib.contextmanager
+def transformers_serve(model_dir: str, log_path: Optional[str] = None):
+    """`transformers serve MODEL_DIR` on a free port; yields its /v1 base URL; stops it after."""
+    proc, url = start_transformers_serve(model_dir, log_path)
+    try:
+        yield url
     finally:
         proc.terminate()
         try:
@@ -66,7 +81,6 @@ def transformers_serve(model_dir: str, log_path: Optional[str] = None):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
-        log.close()
 
 
 def request_key(body: dict) -> str:
@@ -89,14 +103,16 @@ def always(fault: str) -> Plan:
 class FaultServer:
     def __init__(self, upstream: Union[str, Callable[[dict], dict], None] = None, plan: Plan = lambda k, a: None,
                  stall_s: float = 1.5, delay_s: float = 0.0, by_body: Optional[Callable[[dict, int], Optional[str]]] = None,
-                 retry_after: str = "0"):
+                 retry_after: str = "0", on_request: Optional[Callable[[int], None]] = None):
         self.upstream, self.plan, self.stall_s, self.delay_s = upstream, plan, stall_s, delay_s
         self.by_body, self.retry_after = by_body, retry_after  # by_body: (request, attempt) -> fault, over `plan`
+        self.on_request = on_request  # called with n (1, 2, ...) as the n-th request arrives, before its answer
         self.times: list[tuple[str, int, float]] = []  # (request key, attempt, time.monotonic() received)
         self.attempts: dict[str, int] = {}
         self.log: list[tuple[str, int, Optional[str]]] = []
         self.in_flight = self.max_in_flight = 0
         self.lock = threading.Lock()
+        self.closing = threading.Event()  # ends stalls when the server stops
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -116,7 +132,10 @@ class FaultServer:
                     server.times.append((key, attempt, time.monotonic()))
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                    number = len(server.log)
                 try:
+                    if server.on_request is not None:
+                        server.on_request(number)
                     self.answer(body, fault)
                 finally:
                     with server.lock:
@@ -132,7 +151,7 @@ class FaultServer:
                 if fault == "400":
                     return self.reply(400, b'{"error":{"message":"bad request"}}')
                 if fault == "timeout":
-                    time.sleep(server.stall_s)
+                    server.closing.wait(server.stall_s)
                     return self.reply(200, json.dumps(completion("too late", body)).encode())
                 if fault == "empty":
                     return self.reply(200, json.dumps(completion("", body)).encode())
@@ -160,7 +179,12 @@ class FaultServer:
                     return self.reply(200, json.dumps({"result": {"text": "a calm piano piece"}}).encode())
                 if fault == "no_choices":
                     return self.reply(200, b'{"object": "chat.completion", "choices": []}')
-                self.reply(200, json.dumps(server.forward(body)).encode())
+                try:
+                    answer = server.forward(body)
+                except OSError:  # the upstream is down: so is this endpoint, as its clients see it
+                    self.close_connection = True
+                    return None
+                self.reply(200, json.dumps(answer).encode())
 
             def reply(self, status, data, headers=None):
                 self.send_response(status)
@@ -197,6 +221,7 @@ class FaultServer:
         return self
 
     def __exit__(self, *exc):
+        self.closing.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

@@ -4,17 +4,21 @@ change a caption; a failing batch loses no clip)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
+import apache_beam as beam
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from caption_helpers import _SEEN, _keep, make_clip, read_outputs, run_stage
 from conftest import write_audio
 from tiny_models import build_causal_lm, build_whisper
 from tunescribe.pipelines.commands.build import run_build
 from tunescribe.pipelines.config import ConfigError, load_config
-from tunescribe.transforms.captions.model_captions import Captioner
+from tunescribe.transforms.captions.model_captions import Captioner, InCaptionOrder, ModelCaptions
 from tunescribe.transforms.captions.prompts import get_prompt, prompt_inputs
+from tunescribe.transforms.captions.redo import Redo
 from tunescribe.transforms.models.audio_seq2seq import AudioSeq2SeqHandler
 from tunescribe.transforms.models.base import Batching, ModelSource
 from tunescribe.transforms.models.causal_lm import CausalLMHandler
@@ -150,6 +154,8 @@ def test_failing_batch_keeps_every_clip_and_rejects_each_request(models):
     assert all(c.captions == () for c in kept)
     assert sorted(r.key for r in rejects) == ["k0", "k1", "k2"]
     assert {r.reason for r in rejects} == {"inference_failed"} and {r.stage for r in rejects} == {"captions"}
+    # Of the moment (memory, a device): a rerun asks again for exactly these captions.
+    assert all(r.transient and r.part == "whisper/audio-direct@1" for r in rejects)
     assert all("max_target_positions" in r.detail or "128" in r.detail for r in rejects), rejects[0].detail
 
 
@@ -168,3 +174,29 @@ class RecordingAudioHandler(AudioSeq2SeqHandler):
     def run_inference(self, batch, model, inference_args=None):
         _keep(sum(r.duration_s for r in batch), "batch_seconds")
         return super().run_inference(batch, model, inference_args)
+
+
+def captioned_by(captioners, elements):
+    """Every captioner's ModelCaptions in turn, then InCaptionOrder, on the DirectRunner."""
+    _SEEN.clear()
+    with beam.Pipeline(options=PipelineOptions([])) as p:
+        out = p | beam.Create(elements, reshuffle=False)
+        for n, c in enumerate(captioners):
+            out, _ = out | f"Captions{n}" >> ModelCaptions(c)
+        out | beam.ParDo(InCaptionOrder(captioners)) | beam.Map(_keep, "clips")
+    return _SEEN["clips"]
+
+
+def test_a_redo_asks_only_for_the_captions_named_and_puts_them_in_place(models):
+    lm, _ = models
+    handler = CausalLMHandler(ModelSource(str(lm)), GenerationParams(max_new_tokens=6), Batching(max_batch_size=4))
+    first = Captioner("first", handler, (get_prompt("writing"), get_prompt("summary")))
+    second = Captioner("second", handler, (get_prompt("short"),))
+    clip = make_clip("k0", ("rock", "guitar"))
+    [fresh] = captioned_by([first, second], [clip])
+    assert [(c.prompt_id, c.task) for c in fresh.captions] == [
+        (get_prompt(t).id, t) for t in ("writing", "summary", "short")]
+    # As committed after the first caption failed for now: the others there, the PCM not loaded.
+    committed = dataclasses.replace(fresh, captions=fresh.captions[1:], samples=None)
+    [redone] = captioned_by([first, second], [Redo(committed, frozenset({"first/lpmc-writing@1"}))])
+    assert redone.captions == fresh.captions  # the same text, asked once more, in its place

@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import time
+import types
 
 import pyarrow.parquet as pq
 import pytest
@@ -146,3 +147,120 @@ def test_rerun_retries_only_what_failed_per_sample(mtg_corpus, resumed):
     rows = pq.read_table(out / "clips").to_pylist()
     shard = next(r["shard"] for r in rows if r["key"] == new[0])
     assert sum(r["shard"] == shard and r["key"] not in new for r in rows) > 0
+
+
+# --- captions that failed for now: the endpoint killed mid-run, started again, then a rerun ---
+
+CAPTION_CONFIG = """
+name: outage
+inputs: [{{type: manifest, path: items.jsonl, columns: {{id: id, path: path, tags: tags}}}}]
+captions:
+  models:
+    - backend: openai
+      name: api
+      base_url: "{url}"
+      model: "{model}"
+      tasks: [writing, summary]
+      generation: {{max_new_tokens: 8}}
+      # One request at a time: the server answers each alone, so its answers do not depend on
+      # which requests it batched, and the kill lands after exactly KILL_AFTER answers.
+      concurrency: 1
+      batch_size: 2
+      max_retries: 1
+      backoff_s: 0.01
+      timeout_s: 120
+segment: {{window_s: 3.0, min_tail_s: 0.5}}
+resources: {{workers: 1}}
+quality: {{min_duration_s: 0.5}}
+audio: {{sample_rate: 16000}}
+stats: {{speech: false}}
+attributes: {{extractors: []}}
+"""
+OUTAGE_ITEMS = 4  # one clip each, two prompts per clip
+KILL_AFTER = 3  # requests answered before `transformers serve` is killed
+
+
+@pytest.fixture(scope="module")
+def outage(tmp_path_factory):
+    """One corpus built through an endpoint outage and a rerun, and one built without an outage,
+    from the same config. The endpoint is `transformers serve` with the tiny LM, behind a proxy
+    of ours (FaultServer) that counts the requests and SIGKILLs the server as the request after
+    the KILL_AFTER-th arrives. -> namespace of the corpora, request counts and rejects per run."""
+    from fault_helpers import build_under_watchdog
+    from openai_servers import FaultServer, start_transformers_serve
+    from tiny_models import build_causal_lm
+
+    from conftest import write_audio
+
+    root = tmp_path_factory.mktemp("outage")
+    model = build_causal_lm(root / "tiny-lm")
+    rows = []
+    for n in range(OUTAGE_ITEMS):
+        write_audio(root / "audio" / f"t{n}.wav", seconds=2.0, freq=220.0 + 55 * n)
+        rows.append({"id": f"t{n}", "path": f"audio/t{n}.wav", "tags": ["rock,guitar", "jazz,piano", "ambient,synth",
+                                                                         "folk,violin"][n]})
+    (root / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    log = str(root / "serve.log")
+    serve, url = start_transformers_serve(str(model), log)
+    state = {"serve": serve, "kill": False}
+
+    def on_request(number: int) -> None:
+        if state["kill"] and number == KILL_AFTER + 1:
+            os.kill(state["serve"].pid, signal.SIGKILL)
+            state["serve"].wait()
+
+    out = types.SimpleNamespace()
+    try:
+        with FaultServer(upstream=url, on_request=on_request) as proxy:
+            def run(output: str) -> int:
+                """The config built into `output` (not part of its hash); -> requests the endpoint got."""
+                config = root / "config.yaml"
+                config.write_text(CAPTION_CONFIG.format(url=proxy.base_url, model=model) + f"output: {output}\n")
+                before = len(proxy.log)
+                build_under_watchdog(config)
+                return len(proxy.log) - before
+
+            state["kill"] = True
+            out.first_requests = run("resumed")
+            state["kill"] = False
+            out.first_rejects = pq.read_table(root / "resumed" / "rejects.parquet").to_pylist()
+            assert state["serve"].poll() is not None, "the server was not killed mid-run"
+            state["serve"], proxy.upstream = start_transformers_serve(str(model), log)
+            # The rerun must take every clip from the ledger: no decode, so no audio needed.
+            (root / "audio").rename(root / "audio-aside")
+            try:
+                out.rerun_requests = run("resumed")
+            finally:
+                (root / "audio-aside").rename(root / "audio")
+            out.after_rerun = tree(root / "resumed")
+            out.third_requests = run("resumed")
+            out.third = tree(root / "resumed")
+            out.reference_requests = run("reference")
+            out.reference = tree(root / "reference")
+            out.resumed_rejects = pq.read_table(root / "resumed" / "rejects.parquet").to_pylist()
+    finally:
+        if state["serve"].poll() is None:
+            state["serve"].terminate()
+            state["serve"].wait(15)
+    return out
+
+
+def test_captions_lost_to_an_endpoint_outage_are_filled_in_by_a_rerun(outage):
+    failed = [r for r in outage.first_rejects if r["stage"] == "captions" and r["transient"]]
+    # The kill landed mid-run: some requests were answered, the rest failed for now, each named.
+    assert 0 < len(failed) <= 2 * OUTAGE_ITEMS - KILL_AFTER
+    assert {r["reason"] for r in failed} == {"endpoint_unreachable"}
+    assert {r["part"] for r in failed} <= {"api/lpmc-writing@1", "api/lpmc-summary@1"}
+    # The rerun asked for exactly the failed captions, once each (the server is up again) ...
+    assert outage.rerun_requests == len(failed)
+    # ... and the corpus is byte for byte the one an uninterrupted build makes.
+    assert outage.reference_requests == 2 * OUTAGE_ITEMS
+    differing = sorted(n for n in set(outage.reference) | set(outage.after_rerun)
+                       if outage.reference.get(n) != outage.after_rerun.get(n))
+    assert differing == []
+    assert [r for r in outage.resumed_rejects if r["transient"]] == []
+
+
+def test_a_rerun_with_nothing_failed_asks_the_model_nothing(outage):
+    assert outage.third_requests == 0
+    assert outage.third == outage.after_rerun

@@ -11,7 +11,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from tunescribe.schemas import SourceItem
 from tunescribe.transforms.attributes import tagging
 from tunescribe.transforms.captions import model_captions
-from tunescribe.transforms.stage import Rejected, RunStage
+from tunescribe.transforms.stage import Rejected, RunStage, to_reject
 
 
 class _Picky(beam.DoFn):
@@ -40,8 +40,15 @@ def test_outputs_and_rejects_are_routed():
         ]), label="bad")
 
 
-def test_rejected_repr_keeps_reason_and_detail():
-    assert repr(Rejected("too_short", "1.0 s: short")) == "too_short: 1.0 s: short"
+def test_a_rejected_read_back_from_a_dead_letter_keeps_its_fields():
+    """Beam's dead letters carry repr(exception): every field comes back as it was raised."""
+    for raised in (Rejected("too_short", "1.0 s: short"), Rejected("network_error", 'a "quoted": detail', True)):
+        back = Rejected.from_repr(repr(raised))
+        assert (back.reason, back.detail, back.transient) == (raised.reason, raised.detail, raised.transient)
+    item = _item("x")
+    assert to_reject("fetch", item, Rejected, repr(Rejected("timeout", "slow", True))).transient
+    assert to_reject("picky", item, ZeroDivisionError, "ZeroDivisionError('boom')").transient  # maybe fixed by then
+    assert not to_reject("picky", item, Rejected, repr(Rejected("not_wanted", "no"))).transient
 
 
 def test_a_full_disk_in_a_failed_model_batch_stops_the_run():

@@ -34,7 +34,7 @@ import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 
 from tunescribe.schemas import Reject
-from tunescribe.transforms.stage import REJECTS, to_reject
+from tunescribe.transforms.stage import REJECTS, Rejected, reject_of, to_reject
 
 COUNTS = "counts"  # tagged output: (count name, element key) for each element a counted step made
 LISTED = "listed"  # tagged output: (item key, clip keys) for each item a listing step cut up
@@ -125,7 +125,8 @@ class StageChain:
         except Exception as exc:  # noqa: BLE001 - every failure of an element is its reject
             lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
             result.take_back(mark)
-            result.rejects.append(to_reject(step.stage, element, type(exc), repr(exc), lines))
+            result.rejects.append(reject_of(step.stage, element, exc) if isinstance(exc, Rejected)
+                                  else to_reject(step.stage, element, type(exc), repr(exc), lines))
             return
         if step.lists_outputs:
             result.listed.append((element.key, tuple(keys)))

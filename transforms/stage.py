@@ -1,6 +1,8 @@
 """How a stage reports a rejected element, and how the pipeline routes it to the rejects table.
 
-A stage's DoFn raises `Rejected(reason, detail)` for input it refuses (bad file, silent clip...).
+A stage's DoFn raises `Rejected(reason, detail)` for input it refuses (bad file, silent clip...),
+with `transient=True` when the failure is of the moment rather than of the element (network down,
+endpoint rate-limited, a file not there yet): the reject says so and the next run tries again.
 `RunStage` applies the DoFn with Beam's `with_exception_handling`, so every exception — expected
 `Rejected` or an unexpected bug in a library — becomes a reject record naming the stage, and the
 run goes on. Nothing is dropped silently: an element either yields outputs or a reject.
@@ -9,6 +11,7 @@ run goes on. Nothing is dropped silently: an element either yields outputs or a 
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import re
@@ -28,16 +31,24 @@ DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
 
 
 class Rejected(Exception):
-    """An element refused by a stage, with a stable snake_case reason code."""
+    """An element refused by a stage, with a stable snake_case reason code; `transient`: the
+    failure may not happen again (the resume ledger retries the element on the next run)."""
 
-    def __init__(self, reason: str, detail: str = ""):
-        super().__init__(reason, detail)
+    def __init__(self, reason: str, detail: str = "", transient: bool = False):
+        super().__init__(reason, detail, transient)
         self.reason = reason
         self.detail = detail
+        self.transient = transient
 
-    # Beam's dead-letter output carries repr(exception), not the exception: keep it parseable.
+    # Beam's dead-letter output carries repr(exception), not the exception: its fields as JSON,
+    # read back whole by `from_repr` (no text to split, whatever the detail holds).
     def __repr__(self) -> str:
-        return f"{self.reason}: {self.detail}"
+        return json.dumps({"reason": self.reason, "detail": self.detail, "transient": self.transient})
+
+    @classmethod
+    def from_repr(cls, text: str) -> "Rejected":
+        fields = json.loads(text)
+        return cls(fields["reason"], fields["detail"], fields["transient"])
 
 
 def disk_full_errno(exc_type: type, exc_repr: str, traceback_lines=()) -> int | None:
@@ -62,12 +73,20 @@ def to_reject(stage: str, element, exc_type: type, exc_repr: str, traceback_line
     the run instead."""
     stop_on_disk_full(stage, exc_type, exc_repr, traceback_lines)
     if issubclass(exc_type, Rejected):
-        reason, _, detail = exc_repr.partition(": ")
-    else:
-        reason, detail = "unexpected_error", f"{exc_type.__name__}: {exc_repr}"
+        rejected = Rejected.from_repr(exc_repr)
+    else:  # a bug or a library failure: maybe fixed, or of the moment, by the next run
+        rejected = Rejected("unexpected_error", f"{exc_type.__name__}: {exc_repr}", transient=True)
         log.warning("unexpected error in stage %s:\n%s", stage, "".join(traceback_lines))
+    return reject_of(stage, element, rejected)
+
+
+def reject_of(stage: str, element, rejected: Rejected) -> Reject:
+    """The reject record of `element` (a source item, a clip, or a whole input's path) refused by
+    `stage`."""
+    reason, detail, transient = rejected.reason, rejected.detail, rejected.transient
     if isinstance(element, str):  # a whole input (manifest or folder) that could not be read
-        return Reject(source_id=element, stage=stage, reason=reason, detail=detail, input_uri=element)
+        return Reject(source_id=element, stage=stage, reason=reason, detail=detail, input_uri=element,
+                      transient=transient)
     return Reject(
         source_id=element.source_id,
         key=element.key,
@@ -76,6 +95,7 @@ def to_reject(stage: str, element, exc_type: type, exc_repr: str, traceback_line
         reason=reason,
         detail=detail,
         input_uri=element.input_uri,
+        transient=transient,
     )
 
 

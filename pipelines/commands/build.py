@@ -95,6 +95,10 @@ def run_build(cfg: BuildConfig, beam_args: list[str], progress_every: float = 0)
     if restored:
         log.info("resumed: %d source item(s) restored from the ledger of an earlier run",
                  sum(c.committed or c.attempted or 0 for c in restored))
+    recaptioned = result.metrics().query(MetricsFilter().with_name("items_recaptioned"))["counters"]
+    if recaptioned:
+        log.info("resumed: %d source item(s) restored to ask again for captions that failed for now",
+                 sum(c.committed or c.attempted or 0 for c in recaptioned))
     with FileSystems.open(f"{cfg.output.rstrip('/')}/{STATS_FILE}") as f:
         return json.load(f)
 

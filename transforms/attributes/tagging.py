@@ -27,7 +27,7 @@ from tunescribe.schemas import Tag
 from tunescribe.transforms.attributes.extract import mono_at
 from tunescribe.transforms.ingest.vocabulary import categorise
 from tunescribe.transforms.models.base import Batching, ModelSource, TunescribeModelHandler
-from tunescribe.transforms.stage import Rejected, stop_on_disk_full, to_reject
+from tunescribe.transforms.stage import Rejected, reject_of, stop_on_disk_full
 
 log = logging.getLogger(__name__)
 ACTIVATIONS = ("auto", "sigmoid", "softmax")
@@ -129,7 +129,8 @@ def _failed_batch(element, stage: str):
     stop_on_disk_full(stage, *error)
     name = getattr(exc_type, "__name__", str(exc_type))
     for clip in batch:
-        yield to_reject(stage, clip, Rejected, f"tagging_failed: {name}: {str(exc_repr)[:500]}")
+        # A batch the model failed on (out of memory, a dropped device): maybe not next time.
+        yield reject_of(stage, clip, Rejected("tagging_failed", f"{name}: {str(exc_repr)[:500]}", transient=True))
 
 
 class TagAudio(beam.PTransform):

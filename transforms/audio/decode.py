@@ -240,7 +240,7 @@ class DecodeAudio(beam.DoFn):
         start = None if item.start_s is None else max(0.0, item.start_s - shift)
         end = None if item.end_s is None else item.end_s - shift
         if not FileSystems.exists(path):
-            raise Rejected("missing_file", f"no file at {path}")
+            raise Rejected("missing_file", f"no file at {path}", transient=True)  # it may be there by the next run
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
             if f.seek(0, 2) == 0:
                 raise Rejected("empty_file", "the file is empty (0 bytes)")

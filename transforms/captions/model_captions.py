@@ -9,6 +9,11 @@ model id and revision, seed, token usage). A request that failed (endpoint gave 
 malformed) is a reject row naming clip, captioner, prompt and reason — with the raw answer —
 while the clip goes on with its other captions; a batch that raised is the same for each of
 its requests. Clips are never joined back from parts: no shuffle of their audio.
+
+A rerun sends committed clips whose captions failed for a transient reason through the same
+stages as `Redo` elements (transforms/captions/redo.py), mixed with the fresh clips: for those,
+only the named prompts are asked, and `InCaptionOrder` puts the new captions where an
+uninterrupted run would have put them.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from apache_beam.ml.inference.base import ModelHandler, RunInference
 from tunescribe.schemas import Caption, Clip, Reject
 from tunescribe.transforms.captions.parse import RAW_KEPT, read_answer
 from tunescribe.transforms.captions.prompts import PREDICTED_ORIGIN, AudioPrompt, PromptTemplate, prompt_inputs
+from tunescribe.transforms.captions.redo import Redo
 from tunescribe.transforms.ingest.tags import normalise_tags
 from tunescribe.transforms.models.base import TunescribeModelHandler
 from tunescribe.transforms.models.generation import (
@@ -53,6 +59,11 @@ class ClipJob:
     clip: Clip
     prompts: tuple[Prompt, ...]
     requests: tuple[Union[TextRequest, AudioRequest], ...]
+    redo: Optional[frozenset] = None  # a rerun's Redo: the parts it asks again (None: a fresh clip)
+
+    def onward(self, clip: Clip):
+        """What goes on to the next stage: the clip, or the Redo it came as."""
+        return clip if self.redo is None else Redo(clip, self.redo)
 
 
 def mono(clip: Clip) -> np.ndarray:
@@ -61,18 +72,20 @@ def mono(clip: Clip) -> np.ndarray:
     return np.ascontiguousarray(clip.samples.mean(axis=0, dtype=np.float32))
 
 
-def build_job(clip: Clip, captioner: Captioner) -> Optional[ClipJob]:
-    """The clip's requests, or None when a text captioner has nothing to go on (no tags/attributes)."""
-    seeds = [derive_seed(captioner.seed, clip.key, p.ref) for p in captioner.prompts]
+def build_job(clip: Clip, captioner: Captioner, prompts: Optional[tuple[Prompt, ...]] = None) -> Optional[ClipJob]:
+    """The clip's requests (for `prompts`, default all the captioner's), or None when a text
+    captioner has nothing to go on (no tags/attributes)."""
+    prompts = captioner.prompts if prompts is None else prompts
+    seeds = [derive_seed(captioner.seed, clip.key, p.ref) for p in prompts]
     if captioner.audio:
         pcm = mono(clip)
-        requests = tuple(AudioRequest(pcm, clip.sample_rate, p.instruction, s) for p, s in zip(captioner.prompts, seeds))
+        requests = tuple(AudioRequest(pcm, clip.sample_rate, p.instruction, s) for p, s in zip(prompts, seeds))
     else:
         phrases = prompt_inputs(clip)
         if not phrases:
             return None
-        requests = tuple(TextRequest(p.render(phrases), s) for p, s in zip(captioner.prompts, seeds))
-    return ClipJob(clip, captioner.prompts, requests)
+        requests = tuple(TextRequest(p.render(phrases), s) for p, s in zip(prompts, seeds))
+    return ClipJob(clip, prompts, requests)
 
 
 def job_size(job: ClipJob) -> int:
@@ -117,16 +130,22 @@ class PerClipHandler(ModelHandler[ClipJob, tuple[ClipJob, list[Generation]], Any
         return self.inner.get_metrics_namespace()
 
 
+def caption_part(captioner: Captioner, prompt: Prompt) -> str:
+    """Names one caption of a clip (a reject's `part`): what a rerun asks again if it failed."""
+    return f"{captioner.name}/{prompt.ref}"
+
+
 def caption_reject(clip: Clip, captioner: Captioner, prompt: Prompt, reason: str, detail: str,
-                   model_id: str) -> Reject:
+                   model_id: str, transient: bool = False) -> Reject:
     # model_id is looked up once per DoFn, not per reject: a local folder's identity hashes its files.
     return Reject(source_id=clip.source_id, key=clip.key, clip_index=clip.clip_index, stage=STAGE, reason=reason,
                   detail=f"{captioner.name} {prompt.task} ({prompt.ref}, {model_id}): {detail}",
-                  input_uri=clip.input_uri)
+                  input_uri=clip.input_uri, part=caption_part(captioner, prompt), transient=transient)
 
 
 class _Jobs(beam.DoFn):
-    """Clip -> ClipJob; clips with nothing to prompt on go straight on (tag "skip")."""
+    """Clip (or Redo) -> ClipJob; clips with nothing to prompt on, and Redos with nothing to ask
+    this captioner, go straight on (tag "skip")."""
 
     def __init__(self, captioner: Captioner):
         self.captioner = captioner
@@ -135,20 +154,27 @@ class _Jobs(beam.DoFn):
         self.no_inputs = beam.metrics.Metrics.counter(STAGE, f"{self.captioner.name}/no_inputs")
         self.model_id = self.captioner.handler.model_identity()[0]
 
-    def process(self, clip: Clip):
+    def process(self, element):
+        clip, prompts = element, self.captioner.prompts
+        if isinstance(element, Redo):
+            clip = element.clip
+            prompts = tuple(p for p in prompts if caption_part(self.captioner, p) in element.parts)
+            if not prompts:
+                yield beam.pvalue.TaggedOutput("skip", element)
+                return
         try:
-            job = build_job(clip, self.captioner)
+            job = build_job(clip, self.captioner, prompts)
         except Rejected as exc:
-            yield beam.pvalue.TaggedOutput("skip", clip)
-            for p in self.captioner.prompts:
+            yield beam.pvalue.TaggedOutput("skip", element)
+            for p in prompts:
                 yield beam.pvalue.TaggedOutput(
-                    REJECTS, caption_reject(clip, self.captioner, p, exc.reason, exc.detail, self.model_id))
+                    REJECTS, caption_reject(clip, self.captioner, p, exc.reason, exc.detail, self.model_id, exc.transient))
             return
         if job is None:
             self.no_inputs.inc()
-            yield beam.pvalue.TaggedOutput("skip", clip)
+            yield beam.pvalue.TaggedOutput("skip", element)
         else:
-            yield job
+            yield dataclasses.replace(job, redo=element.parts) if isinstance(element, Redo) else job
 
 
 class _Attach(beam.DoFn):
@@ -167,13 +193,14 @@ class _Attach(beam.DoFn):
         for prompt, request, answer in zip(job.prompts, job.requests, answers):
             if not answer.ok:
                 yield beam.pvalue.TaggedOutput(
-                    REJECTS, caption_reject(clip, self.captioner, prompt, answer.error, answer.detail, self.model_id))
+                    REJECTS, caption_reject(clip, self.captioner, prompt, answer.error, answer.detail, self.model_id,
+                                           answer.transient))
                 continue
             try:
                 text, new_attributes = read_answer(getattr(prompt, "output", "text"), answer.text)
             except Rejected as exc:
                 yield beam.pvalue.TaggedOutput(REJECTS, caption_reject(clip, self.captioner, prompt, exc.reason,
-                                                                       exc.detail, self.model_id))
+                                                                       exc.detail, self.model_id, exc.transient))
                 continue
             captions.append(Caption(
                 text=text, task=prompt.task, backend=self.backend, prompt_id=prompt.id,
@@ -186,7 +213,7 @@ class _Attach(beam.DoFn):
             known = {t.name for t in tags}
             origin = PREDICTED_ORIGIN + self.model_id
             tags += tuple(t for t in normalise_tags(predicted, origin=origin) if t.name not in known)
-        yield dataclasses.replace(clip, captions=clip.captions + tuple(captions), tags=tags)
+        yield job.onward(dataclasses.replace(clip, captions=clip.captions + tuple(captions), tags=tags))
 
 
 def _failed_batch(element, captioner: Captioner, model_id: Optional[str] = None):
@@ -194,17 +221,43 @@ def _failed_batch(element, captioner: Captioner, model_id: Optional[str] = None)
     batch, error = element  # error: (exception type, repr, traceback lines), as Beam's dead letters carry it
     exc_type, exc_repr = error[0], error[1]
     stop_on_disk_full(STAGE, *error)
-    reason = "inference_failed"
+    reason = "inference_failed"  # out of memory, a dropped device, a library error: maybe not next time
     for job in batch:
-        yield job.clip
+        yield job.onward(job.clip)
         for prompt in job.prompts:
             yield beam.pvalue.TaggedOutput(REJECTS, caption_reject(
                 job.clip, captioner, prompt, reason, f"{getattr(exc_type, '__name__', exc_type)}: "
-                                                     f"{str(exc_repr)[:RAW_KEPT]}", model_id))
+                                                     f"{str(exc_repr)[:RAW_KEPT]}", model_id, transient=True))
+
+
+class InCaptionOrder(beam.DoFn):
+    """Clips and Redos out of every caption stage -> clips, each Redo's captions in the order an
+    uninterrupted run gives them: the template's first, then each captioner's in prompt order."""
+
+    def __init__(self, captioners: Sequence[Captioner]):
+        self.captioners = tuple(captioners)
+
+    def setup(self):
+        self.rank = {}
+        for k, c in enumerate(self.captioners):
+            backend = getattr(c.handler, "backend", type(c.handler).__name__)
+            model_id = c.handler.model_identity()[0]
+            for j, p in enumerate(c.prompts):
+                self.rank[(backend, model_id, p.id, p.version)] = (k, j)
+
+    def process(self, element):
+        if not isinstance(element, Redo):
+            yield element
+            return
+        clip = element.clip
+        order = [self.rank.get((c.backend, c.model_id, c.prompt_id, c.prompt_version), (-1, i))
+                 for i, c in enumerate(clip.captions)]
+        captions = tuple(c for _, c in sorted(zip(order, clip.captions), key=lambda oc: oc[0]))
+        yield dataclasses.replace(clip, captions=captions)
 
 
 class ModelCaptions(beam.PTransform):
-    """clips -> (clips with this captioner's captions, rejects)."""
+    """clips (and Redos) -> (clips (and Redos) with this captioner's captions, rejects)."""
 
     def __init__(self, captioner: Captioner):
         super().__init__()

@@ -42,6 +42,9 @@ FETCH_REASONS = {
     "unsupported_scheme": "no fsspec filesystem for the URL's scheme (e.g. install gcsfs for gs://)",
 }
 RETRYABLE = {"server_error", "rate_limited", "timeout", "too_slow", "truncated", "network_error"}
+# Reasons that say "not now" rather than "not this": the reject is transient, and the next run
+# with the same config fetches the item again (transforms/sinks/ledger.py).
+OF_THE_MOMENT = frozenset({"server_error", "rate_limited", "timeout", "network_error", "download_failed"})
 
 SNIFF_BYTES = 4096
 CHUNK_BYTES = 1 << 20
@@ -138,6 +141,11 @@ def http_status_reason(status: int) -> str:
     return "server_error" if status >= 500 else "http_error"
 
 
+def fetch_rejected(reason: str, detail: str) -> Rejected:
+    """The fetch stage's Rejected for one of its reasons, transient when the reason is of the moment."""
+    return Rejected(reason, detail, transient=reason in OF_THE_MOMENT)
+
+
 def classify(exc: BaseException) -> Rejected:
     """An exception from fsspec/aiohttp -> the Rejected it means."""
     import aiohttp
@@ -151,21 +159,21 @@ def classify(exc: BaseException) -> Rejected:
         cause = cause.__cause__
     status = getattr(cause, "status", None)
     if isinstance(cause, aiohttp.TooManyRedirects):
-        return Rejected("redirect_loop", f"{type(cause).__name__}: more than 10 redirects from {cause.request_info.real_url}")
+        return fetch_rejected("redirect_loop", f"{type(cause).__name__}: more than 10 redirects from {cause.request_info.real_url}")
     if isinstance(cause, aiohttp.ClientPayloadError):
-        return Rejected("truncated", f"{type(cause).__name__}: {cause}"[:500])
+        return fetch_rejected("truncated", f"{type(cause).__name__}: {cause}"[:500])
     if isinstance(cause, aiohttp.ClientResponseError) and status:
-        return Rejected(http_status_reason(status), f"HTTP {status} {cause.message}".strip())
+        return fetch_rejected(http_status_reason(status), f"HTTP {status} {cause.message}".strip())
     if isinstance(cause, (TimeoutError, asyncio.TimeoutError, FSTimeoutError)):
-        return Rejected("timeout", f"no answer within the timeout ({type(cause).__name__})")
+        return fetch_rejected("timeout", f"no answer within the timeout ({type(cause).__name__})")
     if isinstance(cause, OSError) and cause.errno in DISK_FULL_ERRNOS:
         raise exc  # our disk, not the source: RunStage stops the run (stage.py)
     if isinstance(cause, FileNotFoundError):
-        return Rejected("unavailable", f"not found: {cause}")
+        return fetch_rejected("unavailable", f"not found: {cause}")
     if isinstance(cause, PermissionError):
-        return Rejected("forbidden", str(cause))
+        return fetch_rejected("forbidden", str(cause))
     if isinstance(cause, (aiohttp.ClientError, ConnectionError, OSError)):
-        return Rejected("network_error", f"{type(cause).__name__}: {cause}")
+        return fetch_rejected("network_error", f"{type(cause).__name__}: {cause}")
     raise exc  # a bug, not a remote failure: let the stage report it as unexpected_error
 
 

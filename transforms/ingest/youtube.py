@@ -24,7 +24,9 @@ import time
 from functools import lru_cache
 from typing import Optional
 
-from tunescribe.transforms.ingest.remote import SNIFF_BYTES, Pace, RemoteOptions, http_status_reason, probe_http, sniff
+from tunescribe.transforms.ingest.remote import (
+    SNIFF_BYTES, Pace, RemoteOptions, fetch_rejected, http_status_reason, probe_http, sniff,
+)
 from tunescribe.transforms.stage import Rejected
 
 log = logging.getLogger(__name__)
@@ -140,26 +142,26 @@ def classify_ytdlp_error(exc: BaseException) -> Rejected:
     text = _messages(exc).replace("ERROR: ", "").strip()
     detail = text[:500]
     if isinstance(inner, GeoRestrictedError):
-        return Rejected("geo_blocked", detail)
+        return fetch_rejected("geo_blocked", detail)
     if isinstance(cause, HTTPError):
-        return Rejected(http_status_reason(cause.status), detail)
+        return fetch_rejected(http_status_reason(cause.status), detail)
     lowered = text.lower()
     for reason, pattern in _PATTERNS:
         if re.search(pattern, lowered):
-            return Rejected(reason, detail)
+            return fetch_rejected(reason, detail)
     if isinstance(inner, UnsupportedError):
-        return Rejected("extraction_failed", detail)
+        return fetch_rejected("extraction_failed", detail)
     if isinstance(cause, TransportError):
-        return Rejected("network_error", detail)
+        return fetch_rejected("network_error", detail)
     code = re.search(r"ffmpeg exited with code (\d+)", lowered)
     if code and int(code.group(1)) in _FFMPEG_EXIT:
         reason, what = _FFMPEG_EXIT[int(code.group(1))]
-        return Rejected(reason, f"{what} ({detail})")
+        return fetch_rejected(reason, f"{what} ({detail})")
     from yt_dlp.utils import ExtractorError
 
     if isinstance(inner, ExtractorError):
-        return Rejected("extraction_failed", detail)
-    return Rejected("download_failed", detail)
+        return fetch_rejected("extraction_failed", detail)
+    return fetch_rejected("download_failed", detail)
 
 
 class _SlowDownload:
@@ -200,7 +202,7 @@ class _SlowDownload:
             elapsed = time.monotonic() - started
             try:
                 if not written and elapsed > grace:
-                    raise Rejected("timeout", f"ffmpeg wrote no audio in {elapsed:.1f} s (a stalled or dripping server)")
+                    raise fetch_rejected("timeout", f"ffmpeg wrote no audio in {elapsed:.1f} s (a stalled or dripping server)")
                 pace.check(written)
             except Rejected as exc:
                 pid = _child_writing_to(self.out_dir)
@@ -326,7 +328,7 @@ def download_audio(url: str, start_s: Optional[float], end_s: Optional[float], o
     if not files:
         if any("max-filesize" in m for m in logger.messages):
             raise Rejected("too_large", f"larger than max_bytes {remote.max_bytes}")
-        raise Rejected("download_failed", "yt-dlp wrote no file: " + " | ".join(logger.messages[-3:])[:400])
+        raise fetch_rejected("download_failed", "yt-dlp wrote no file: " + " | ".join(logger.messages[-3:])[:400])
     path = files[0]
     if os.path.getsize(path) > remote.max_bytes:
         raise Rejected("too_large", f"{os.path.getsize(path)} bytes > max_bytes {remote.max_bytes}")

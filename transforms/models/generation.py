@@ -66,6 +66,7 @@ class Generation:
     finish_reason: Optional[str] = None  # "stop", "length", ...
     error: Optional[str] = None  # stable reason code when the request failed
     detail: str = ""  # why it failed (and the raw reply, when there was one)
+    transient: bool = False  # the failure is of the moment (endpoint down, rate-limited): a rerun asks again
     attempts: int = 1
     model_version: Optional[str] = None  # what the backend says it ran (HTTP: the reply's `model`)
 

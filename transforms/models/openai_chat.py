@@ -70,18 +70,22 @@ MAX_REPLY_BYTES = 4 * 2**20
 
 
 class _Failure(Exception):
-    def __init__(self, reason: str, detail: str, retry_after: Optional[float] = None):
+    """A failed request; `transient`: of the moment (the endpoint, not the request), so a rerun of
+    the build asks again — unlike a refused request or a broken answer, which would come back."""
+
+    def __init__(self, reason: str, detail: str, retry_after: Optional[float] = None, transient: bool = False):
         super().__init__(reason, detail)
-        self.reason, self.detail, self.retry_after = reason, detail, retry_after
+        self.reason, self.detail, self.retry_after, self.transient = reason, detail, retry_after, transient
 
 
 def parse_reply(status: int, body: bytes, headers) -> Generation:
     """One HTTP reply -> Generation, or _Failure with a reason code."""
     text = body.decode("utf-8", "replace")
     if status == 429:
-        raise _Failure("endpoint_rate_limited", f"HTTP 429: {text[:RAW_KEPT]}", _retry_after(headers))
+        raise _Failure("endpoint_rate_limited", f"HTTP 429: {text[:RAW_KEPT]}", _retry_after(headers), transient=True)
     if status >= 500:
-        raise _Failure("endpoint_server_error", f"HTTP {status}: {text[:RAW_KEPT]}", _retry_after(headers))
+        raise _Failure("endpoint_server_error", f"HTTP {status}: {text[:RAW_KEPT]}", _retry_after(headers),
+                       transient=True)
     if status >= 400:
         raise _Failure("endpoint_client_error", f"HTTP {status}: {text[:RAW_KEPT]}")
     try:
@@ -149,7 +153,7 @@ class EndpointClient:
         e, failure, attempt = self.endpoint, None, 0
         for attempt in range(1, e.max_retries + 2):
             if not self._take_budget():
-                return Generation(text="", error="request_budget_exhausted", attempts=attempt - 1,
+                return Generation(text="", error="request_budget_exhausted", attempts=attempt - 1, transient=True,
                                   detail=f"budget of {e.max_requests} requests spent"
                                          + (f"; last failure {failure.reason}: {failure.detail}" if failure else ""))
             try:
@@ -161,9 +165,10 @@ class EndpointClient:
             except _Failure as f:
                 failure = f
             except (httpx2.TimeoutException, asyncio.TimeoutError) as exc:
-                failure = _Failure("endpoint_timeout", f"no reply within {e.timeout_s} s ({type(exc).__name__})")
+                failure = _Failure("endpoint_timeout", f"no reply within {e.timeout_s} s ({type(exc).__name__})",
+                                   transient=True)
             except httpx2.TransportError as exc:
-                failure = _Failure("endpoint_unreachable", f"{type(exc).__name__}: {exc}")
+                failure = _Failure("endpoint_unreachable", f"{type(exc).__name__}: {exc}", transient=True)
             if failure.reason not in RETRYABLE or attempt > e.max_retries:
                 break
             delay = min(e.max_backoff_s, e.backoff_s * 2 ** (attempt - 1) * (1 + random.random()))
@@ -171,7 +176,7 @@ class EndpointClient:
                 delay = min(e.max_backoff_s, max(delay, failure.retry_after))
             log.info("%s: %s, retry %d in %.2f s", self.url, failure.reason, attempt, delay)
             await asyncio.sleep(delay)
-        return Generation(text="", error=failure.reason, attempts=attempt,
+        return Generation(text="", error=failure.reason, attempts=attempt, transient=failure.transient,
                           detail=f"after {attempt} attempt(s): {failure.detail}")
 
     async def _post(self, body: dict):

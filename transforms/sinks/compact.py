@@ -16,7 +16,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from tunescribe.transforms.sinks.files import list_files, write_bytes_atomically
 from tunescribe.transforms.sinks.ledger import (
-    ACCEPTED, CLIPS, COMPACT_RUN, COUNTS, LEDGER_SCHEMA, REJECTS, Ledger, read_ledger, restorable,
+    COMPACT_RUN, LEDGER_SCHEMA, Ledger, outcome_records, read_ledger, restorable,
 )
 from tunescribe.transforms.sinks.parquet import parquet_bytes
 
@@ -34,24 +34,12 @@ def compact_name(item_key: str, digits: int) -> str:
     return f"{COMPACT_PREFIX}{item_key[:digits] if digits else 'all'}.parquet"
 
 
-def compact_records(item_key: str, grouped: dict, retried: frozenset) -> list[dict]:
+def compact_records(item_key: str, grouped: dict) -> list[dict]:
     """The compacted records of one item, or none if it is not settled or not in the corpus."""
     if not list(grouped["items"]):
         return []
-    outcome = restorable(item_key, list(grouped["records"]), retried)
-    if outcome is None:
-        return []
-    base = {"run": COMPACT_RUN, "item": item_key}
-    out = []
-    if outcome.listed is not None:
-        out.append({**base, "kind": CLIPS, "key": item_key, "clips": list(outcome.listed)})
-    for r in outcome.accepted:
-        out.append({**base, "kind": ACCEPTED, "key": r["key"], "clip": r["clip"]})
-    for row in outcome.rejects:
-        out.append({**base, "kind": REJECTS, "key": row["key"], "stage": row["stage"], "reject": row})
-    for stage, key in sorted(outcome.counts):
-        out.append({**base, "kind": COUNTS, "key": key, "stage": stage})
-    return out
+    outcome = restorable(item_key, list(grouped["records"]))
+    return [] if outcome is None else outcome_records(COMPACT_RUN, item_key, outcome)
 
 
 def _order(record: dict) -> tuple:
@@ -71,7 +59,7 @@ class CompactLedger(beam.PTransform):
         self.ledger, self.items, self.after = ledger, items, after
 
     def expand(self, pbegin):
-        directory, retried = self.ledger.directory, self.ledger.retried
+        directory = self.ledger.directory
         waits = {f"after{i}": beam.pvalue.AsList(pc) for i, pc in enumerate(self.after)}
         files = (
             pbegin
@@ -84,7 +72,7 @@ class CompactLedger(beam.PTransform):
             {"items": self.items | "ItemKeys" >> beam.Map(lambda item: (item.key, None)),
              "records": records}
             | "Join" >> beam.CoGroupByKey()
-            | "Compact" >> beam.FlatMapTuple(lambda key, grouped: compact_records(key, grouped, retried))
+            | "Compact" >> beam.FlatMapTuple(lambda key, grouped: compact_records(key, grouped))
             | "ByFile" >> beam.Map(lambda r, digits: (compact_name(r["item"], digits), r),
                                    digits=beam.pvalue.AsSingleton(digits))
             | "GroupFile" >> beam.GroupByKey()

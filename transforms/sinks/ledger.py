@@ -11,11 +11,15 @@ leaves half a file — on any runner and any filesystem.
 A rerun with the same config reads the ledger before any stage runs. An item is restored from
 it, not processed, when one run recorded a complete, final outcome for it: a final whole-item
 reject, or the list of its clips with each one accepted (and its audio still in the store) or
-finally rejected. Everything else — items never finished, or rejected for a reason worth another
-try (RETRIED_REASONS: network failures, a file not there yet, unexpected errors) — goes through
-the stages again. Shards are then planned from restored + new clips together, so the corpus is
-the same as an uninterrupted run's. Stages between the skip point and the commit must decide per
-item or per clip, never across items (cross-item stages belong after `commit_and_restore`).
+finally rejected. A reject is final unless it is `transient` — a failure of the moment (network,
+a file not there yet, an unexpected error), as the stage that raised it said. Items never
+finished, or rejected for a transient reason, go through the stages again. A clip that was
+accepted although one of its model captions failed for a transient reason (a reject with a
+`part`) is restored with its other captions and sent through the caption stages for the failed
+ones only (RECAPTION; transforms/captions/redo.py): its decode, stats and other captions are not
+redone. Shards are then planned from restored + new clips together, so the corpus is the same as
+an uninterrupted run's. Stages between the skip point and the commit must decide per item or per
+clip, never across items (cross-item stages belong after `commit_and_restore`).
 
 Once a build has finished, compact.py rewrites the ledger as one record set per settled item.
 The ledger lives in `<corpus>/.tunescribe/ledger/<fingerprint>/`: a new config, tool version or
@@ -42,18 +46,12 @@ from apache_beam.transforms.window import GlobalWindows
 
 from tunescribe.schemas import CLIP_SCHEMA, REJECT_SCHEMA, Clip, Reject
 from tunescribe.transforms.audio.store import AudioStore
+from tunescribe.transforms.captions.redo import Redo
 from tunescribe.transforms.corpus.accounting import source_key_of
 from tunescribe.transforms.sinks.files import write_bytes_atomically
 from tunescribe.transforms.sinks.parquet import parquet_bytes
 
-LEDGER_VERSION = "3"
-
-# Reject reasons that say "not now" rather than "not this": a rerun tries these items again.
-RETRIED_REASONS = frozenset({
-    "unexpected_error",  # a bug or a library failure: maybe fixed or transient
-    "missing_file",  # the file may be there by the next run
-    "network_error", "timeout", "rate_limited", "server_error", "download_failed",
-})
+LEDGER_VERSION = "4"  # 4: rejects say themselves whether they are transient; captions are redone alone
 
 # The process's writer flushes its buffer when any of these is reached (and at the end of each
 # bundle): a kill loses at most this much committed work.
@@ -62,6 +60,7 @@ FLUSH_BYTES = 16 * 2**20
 FLUSH_SECONDS = 5.0
 
 ACCEPTED, REJECTS, COUNTS, CLIPS = "accepted", "rejects", "counts", "clips"
+RECAPTION = "recaption"  # SkipCommitted's output of committed clips whose failed captions are asked again
 
 LEDGER_SCHEMA = pa.schema([
     pa.field("run", pa.string(), nullable=False),  # run id: records of one run are judged together
@@ -82,7 +81,6 @@ class Ledger:
 
     directory: str
     run: str = dataclasses.field(default_factory=lambda: time.strftime("%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:8])
-    retried: frozenset = RETRIED_REASONS
 
 
 def _record(run: str, kind: str, key: str, **fields) -> dict:
@@ -191,11 +189,19 @@ class Outcome:
 
     listed: Optional[tuple[str, ...]]  # the clips it was cut into (None: rejected before cutting)
     accepted: list[dict]  # ledger records of its accepted clips
-    rejects: list[dict]  # final reject rows
+    rejects: list[dict]  # final reject rows (of the item, of its rejected clips, of parts of accepted ones)
     counts: frozenset  # (stage name, element key) of every counted stage it passed
+    pending: list[dict] = dataclasses.field(default_factory=list)  # transient rejects of parts of accepted clips
+
+    def redo(self) -> dict[str, frozenset]:
+        """Accepted clip key -> the parts (captions) to ask for again."""
+        parts = defaultdict(set)
+        for row in self.pending:
+            parts[row["key"]].add(row["part"])
+        return {key: frozenset(names) for key, names in parts.items()}
 
 
-def _complete(item_key: str, records: list[dict], retried: frozenset) -> Optional[Outcome]:
+def _complete(item_key: str, records: list[dict]) -> Optional[Outcome]:
     """The outcome these records of one run give the item, if final; None if it needs work."""
     accepted, rejects, listed, counts = {}, defaultdict(list), None, set()
     for r in records:
@@ -209,33 +215,54 @@ def _complete(item_key: str, records: list[dict], retried: frozenset) -> Optiona
             counts.add((r["stage"], r["key"]))
 
     def final(key):
-        return _unique([x for x in rejects.get(key, []) if x["reason"] not in retried])
+        return _unique([x for x in rejects.get(key, []) if not x["transient"]])
 
     out_rejects = final(item_key)
     if listed is None:
         return Outcome(None, [], out_rejects, frozenset(counts)) if out_rejects else None
-    out_accepted = []
+    out_accepted, pending = [], []
     for clip_key in listed:
         if clip_key in accepted:
+            again = _unique([x for x in rejects.get(clip_key, []) if x["transient"]])
+            if any(x["part"] is None for x in again):  # only a part (a caption) can be redone alone
+                return None
             out_accepted.append(accepted[clip_key])
+            out_rejects += final(clip_key)  # e.g. a caption the model answered badly: the clip went on
+            pending += again
             continue
         settled = final(clip_key)
         if not settled:
             return None
         out_rejects += settled
-    return Outcome(listed, out_accepted, out_rejects, frozenset(counts))
+    return Outcome(listed, out_accepted, out_rejects, frozenset(counts), pending)
 
 
-def restorable(item_key: str, records: list[dict], retried: frozenset = RETRIED_REASONS) -> Optional[Outcome]:
+def restorable(item_key: str, records: list[dict]) -> Optional[Outcome]:
     """The newest run's complete outcome for the item, or None."""
     by_run = defaultdict(list)
     for r in records:
         by_run[r["run"]].append(r)
     for run in sorted(by_run, reverse=True):
-        outcome = _complete(item_key, by_run[run], retried)
+        outcome = _complete(item_key, by_run[run])
         if outcome is not None:
             return outcome
     return None
+
+
+def outcome_records(run: str, item_key: str, outcome: Outcome) -> list[dict]:
+    """The ledger records that restore `outcome` (compaction writes them; a rerun that redoes
+    captions writes the rest of the item with them)."""
+    base = {"run": run, "item": item_key}
+    out = []
+    if outcome.listed is not None:
+        out.append({**base, "kind": CLIPS, "key": item_key, "clips": list(outcome.listed)})
+    for r in outcome.accepted:
+        out.append({**base, "kind": ACCEPTED, "key": r["key"], "clip": r["clip"]})
+    for row in [*outcome.rejects, *outcome.pending]:
+        out.append({**base, "kind": REJECTS, "key": row["key"], "stage": row["stage"], "reject": row})
+    for stage, key in sorted(outcome.counts):
+        out.append({**base, "kind": COUNTS, "key": key, "stage": stage})
+    return out
 
 
 def restore_clip(record: dict, store: AudioStore) -> Optional[Clip]:
@@ -247,36 +274,61 @@ def restore_clip(record: dict, store: AudioStore) -> Optional[Clip]:
 
 
 class _Decide(beam.DoFn):
-    def __init__(self, retried: frozenset, store: AudioStore):
-        self.retried, self.store = retried, store
+    def __init__(self, ledger: Ledger, store: AudioStore, recounted: tuple[str, ...]):
+        self.ledger, self.store, self.recounted = ledger, store, recounted
+
+    def start_bundle(self):
+        self.writer = writer_for(self.ledger)
 
     def process(self, keyed):
         item_key, grouped = keyed
         items = list(grouped["items"])
         if not items:  # in the ledger but no longer in the inputs
             return
-        outcome = restorable(item_key, list(grouped["records"]), self.retried)
+        outcome = restorable(item_key, list(grouped["records"]))
         clips = [restore_clip(r, self.store) for r in outcome.accepted] if outcome else []
         if outcome is None or any(c is None for c in clips):
             yield items[0]
             return
-        beam.metrics.Metrics.counter("ledger", "items_restored").inc()
+        redo = outcome.redo()
+        counts = outcome.counts
+        if redo:
+            beam.metrics.Metrics.counter("ledger", "items_recaptioned").inc()
+            # Counted again as the clips pass those stages once more.
+            counts = frozenset(sk for sk in counts if not (sk[0] in self.recounted and sk[1] in redo))
+            # This run records the rest of the item now; the redone clips are committed as they
+            # come out of the stages. Killed before that, this run's record of the item is
+            # incomplete and the next run goes by the earlier one, captions to redo and all.
+            rest = dataclasses.replace(outcome, accepted=[r for r in outcome.accepted if r["key"] not in redo],
+                                       counts=counts, pending=[])
+            for row in outcome_records(self.ledger.run, item_key, rest):
+                self.writer.add(row, 512)
+        else:
+            beam.metrics.Metrics.counter("ledger", "items_restored").inc()
         for clip in clips:
-            yield beam.pvalue.TaggedOutput(ACCEPTED, clip)
+            if clip.key in redo:
+                yield beam.pvalue.TaggedOutput(RECAPTION, Redo(clip, redo[clip.key]))
+            else:
+                yield beam.pvalue.TaggedOutput(ACCEPTED, clip)
         for row in outcome.rejects:
             yield beam.pvalue.TaggedOutput(REJECTS, Reject.from_row(row))
-        for stage_key in sorted(outcome.counts):
+        for stage_key in sorted(counts):
             yield beam.pvalue.TaggedOutput(COUNTS, stage_key)
+
+    def finish_bundle(self):
+        self.writer.flush()
 
 
 class SkipCommitted(beam.PTransform):
     """Unique source items -> `.todo` (items to process) and the restored outcomes of the
-    others: `[ACCEPTED]` clips, `[REJECTS]`, `[COUNTS]` ((stage name, element key) pairs).
+    others: `[ACCEPTED]` clips, `[REJECTS]`, `[COUNTS]` ((stage name, element key) pairs), and
+    `[RECAPTION]`: `Redo`s of committed clips whose captions failed for a transient reason, to
+    send through the caption stages again (they pass the `recounted` counted stages again).
     `store` holds the committed clips' audio."""
 
-    def __init__(self, ledger: Ledger, store: AudioStore):
+    def __init__(self, ledger: Ledger, store: AudioStore, recounted: tuple[str, ...] = ()):
         super().__init__()
-        self.ledger, self.store = ledger, store
+        self.ledger, self.store, self.recounted = ledger, store, recounted
 
     def expand(self, items):
         records = (
@@ -289,8 +341,8 @@ class SkipCommitted(beam.PTransform):
         return (
             {"items": items | "ByKey" >> beam.Map(lambda item: (item.key, item)), "records": records}
             | "Join" >> beam.CoGroupByKey()
-            | "Decide" >> beam.ParDo(_Decide(self.ledger.retried, self.store)).with_outputs(
-                ACCEPTED, REJECTS, COUNTS, main="todo")
+            | "Decide" >> beam.ParDo(_Decide(self.ledger, self.store, self.recounted)).with_outputs(
+                ACCEPTED, REJECTS, COUNTS, RECAPTION, main="todo")
         )
 
 
