@@ -117,14 +117,16 @@ def summary(rows: list[dict], min_confidence: float | None = None) -> dict:
 
 
 def meter_right(row: dict) -> bool:
-    """The meter estimate names the true meter, or for an extractor that only tells 3/4 from 4/4,
-    the right one of those two for the simple meters (2/4 counts as 4/4: both group in twos)."""
-    est, truth = row["meter_estimate"], row["meter"].split()[0]
+    """The meter estimate groups beats as the true meter does and divides them as it does: 2/4 and
+    4/4 count as one (both group in twos), so do 6/8 and 12/8; a swing (shuffle) 4/4 counts as
+    right read either as 4/4 or as 12/8/6/8, the way shuffles are written both ways."""
+    est, truth = row["meter_estimate"], row["meter"]
     if est is None:
         return False
-    if est == truth:
-        return True
-    return truth in ("2/4", "4/4") and est in ("2/4", "4/4")
+    same = {"2/4": "duple", "4/4": "duple", "3/4": "triple", "6/8": "compound", "12/8": "compound", "9/8": "9/8"}
+    if truth == "4/4 swing":
+        return same.get(est) in ("duple", "compound")
+    return same.get(est, est) == same.get(truth, truth)
 
 
 def table(result: dict, title: str) -> str:
