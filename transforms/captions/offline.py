@@ -41,6 +41,10 @@ TASKS = ("writing", "summary", "paraphrase", "attribute_prediction")
 # The writing caption under the task name template captions always had: what the build writes
 # when models write all four tasks, so a clip whose model captions fail keeps a caption.
 FALLBACK_TASK = "template"
+# The librosa tempo's confidence (its metrical level's margin over the others) below which the caption
+# says no bpm: at 0.55, 0.98 of the seed-1 rendered ensembles' stated tempi were the beat, and 0.97 of
+# seed 2's (benchmarks/tempo.py, benchmarks/results/tempo-*-after.json).
+TEMPO_MIN_CONFIDENCE = 0.55
 MIN_WORDS = 4  # the quality gate's default minimum (quality.captions.min_words)
 _FIELD = re.compile(r"\{(?:(a|A|is|the|each) )?([a-z_]+)\}")
 # A voice already doing something ("male voice talking") is not said to be singing as well.
@@ -116,6 +120,8 @@ def clip_facts(tags: Iterable[Tag], attributes: Iterable[Attribute] = (), min_co
     for a in attributes:  # the most confident measurement of each attribute
         if a.confidence is not None and a.confidence < min_confidence:  # too unsure to state
             continue
+        if a.name == "tempo" and (a.extractor or "").startswith("librosa") and (a.confidence or 0.0) < TEMPO_MIN_CONFIDENCE:
+            continue  # its metrical level (half, double, 2/3 of the beat) is in doubt: no bpm rather than a wrong one
         if a.name not in best or (a.confidence or 0) > (best[a.name].confidence or 0):
             best[a.name] = a
     if "tempo" in best and best["tempo"].number:
