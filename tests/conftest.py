@@ -9,6 +9,7 @@ import pytest
 import soundfile as sf
 
 from fault_table import ROWS as FAULT_ROWS, fault_log, summary_lines  # noqa: F401 (fixture)
+from model_weights import smollm2_gguf, yamnet_folder  # noqa: F401 (fixtures)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

