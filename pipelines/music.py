@@ -20,6 +20,18 @@ def attribute_steps(cfg: BuildConfig) -> list[Step]:
     return [Step("attributes", ExtractAttributes(extractors))]
 
 
+def yamnet_folder(model: str) -> str | None:
+    """YAMNet's folder when the tagging model names it: "yamnet" (the fetched copy, fetched now if
+    missing) or a folder with its files; None for any other model."""
+    from tunescribe.transforms.models.yamnet import is_yamnet_folder
+
+    if model == "yamnet":
+        from tunescribe.transforms.models.weights import fetch
+
+        return fetch("yamnet").path
+    return model if is_yamnet_folder(model) else None
+
+
 def tag_audio(clips, cfg: BuildConfig, store: AudioStore):
     """clips -> (clips with model tags, [rejects]); the tagger hears each clip's PCM, read back from
     the store for that step only. Skipped when no tagging model is configured."""
@@ -29,6 +41,14 @@ def tag_audio(clips, cfg: BuildConfig, store: AudioStore):
     from tunescribe.transforms.models.base import Batching, ModelSource
 
     t = cfg.tagging
+    yamnet = yamnet_folder(t.model)
+    if yamnet:
+        from tunescribe.transforms.attributes.yamnet_tags import TagWithYamnet
+        from tunescribe.transforms.models.yamnet import YamnetHandler
+
+        listening = clips | "AudioTagsListen" >> beam.ParDo(LoadAudio(store))
+        tagged, bad = listening | "AudioTags" >> TagWithYamnet(YamnetHandler(yamnet, Batching(max_batch_size=t.batch_size)))
+        return tagged | "AudioTagsDone" >> beam.Map(drop_audio), [bad]
     source = ModelSource(t.model, t.revision, t.device, t.dtype, t.local_files_only)
     handler = AudioClassificationHandler(source, t.top_k, t.threshold, t.activation,
                                          Batching(max_batch_size=t.batch_size))

@@ -42,9 +42,14 @@ class AttributesConfig(Section):
 
 
 class TaggingConfig(Section):
-    """An audio-classification model (Hugging Face) whose labels become scored tags; off unless `model` is set."""
+    """An audio tagger whose labels become scored tags; off unless `model` is set.
 
-    model: Optional[str] = None  # hub id or local folder (relative to the config file)
+    `model: yamnet` (or a folder holding model.onnx + yamnet_class_map.csv, as `tunescribe models
+    fetch yamnet` makes) runs YAMNet (transforms/attributes/yamnet_tags.py: pooled, ranked, drums
+    from the signal; top_k, threshold and activation do not apply). Anything else is a Hugging Face
+    audio-classification model (hub id or folder)."""
+
+    model: Optional[str] = None  # "yamnet", hub id or local folder (relative to the config file)
     revision: Optional[str] = None
     device: str = "cpu"
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"

@@ -312,6 +312,14 @@ def describe(facts: dict, style: str, draw: str = "", offset: int = 0) -> str:
     return text
 
 
+def said_tags(tags: Sequence[Tag]) -> list[Tag]:
+    """The tags a caption may state: the input's own (score None) when it gave any; a tagger's
+    (scored) only for music that came without tags, so a model never contradicts or pads a
+    human's tags."""
+    given = [t for t in tags if t.score is None]
+    return given if given else list(tags)
+
+
 def task_styles(tags: Sequence[Tag], model: dict | None = None) -> dict[str, str]:
     """The style each task is written in: writing the likeliest for these tags, paraphrase the
     next, attribute_prediction the third; summary its own."""
@@ -324,6 +332,7 @@ def write_captions(tags: Sequence[Tag], attributes: Sequence[Attribute] = (), *,
                    tasks: Sequence[str] = TASKS, min_confidence: float = 0.0,
                    model: dict | None = None) -> dict[str, str]:
     """{task: caption} for a clip's tags and attributes; {} when they say nothing."""
+    tags = said_tags(tags)
     facts = clip_facts(tags, attributes, min_confidence)
     if not any(facts.values()):
         return {}
