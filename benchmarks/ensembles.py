@@ -30,8 +30,9 @@ program plays), bars, duration_s, format, key_hash, file, plus generator (GENERA
 The cache ($TUNESCRIBE_BENCH_CACHE, default ~/.cache/tunescribe-bench; ensembles/ under it) holds
 <prefix>-<index>-<hash>.json|.mid|.ogg|.mp3 with prefix f"g{GENERATOR}s{seed}". The hash covers the
 truth, the generator version and the soundfont/synth/encoder identity, so a rerun reuses every file
-and a changed setting renders anew (bump GENERATOR when the music changes). The 144 "e1-" renders of
-seed 1 came from an earlier, lost version of this generator: same format and vocabulary, other notes.
+and a changed setting renders anew (bump GENERATOR when the music changes). The "e1-" (seed 1) and
+"e2-" (seed 2) renders, 72 each, came from an earlier, lost version of this generator: same format and
+vocabulary, other notes; `cached("e1")` reads them.
 """
 
 from __future__ import annotations

@@ -148,6 +148,12 @@ def test_unsure_attributes_and_predicted_tags_are_not_inputs():
     attrs = (Attribute("tempo", number=90.0, confidence=0.2), Attribute("tempo", number=120.0, confidence=0.6))
     assert "120 bpm" in write_captions([Tag("piano", "instrument")], attrs, key="c")["writing"]
     assert "bpm" not in write_captions([Tag("piano", "instrument")], attrs, key="c", min_confidence=0.7)["writing"]
+    # the librosa tempo's own floor: its confidence is the margin of its metrical level
+    floor = offline.TEMPO_MIN_CONFIDENCE
+    unsure = (Attribute("tempo", number=96.0, confidence=floor - 0.05, extractor="librosa 0.11.0"),)
+    sure = (Attribute("tempo", number=96.0, confidence=floor + 0.05, extractor="librosa 0.11.0"),)
+    assert "bpm" not in " ".join(write_captions([Tag("piano", "instrument")], unsure, key="c").values())
+    assert "96 bpm" in write_captions([Tag("piano", "instrument")], sure, key="c")["writing"]
     predicted = (Tag("piano", "instrument"), Tag("sitar", "instrument", origin="llm:tiny"))
     assert all("sitar" not in t for t in write_captions(predicted, key="c").values())
     assert write_captions([], key="c") == {} and write_captions([Tag("llm tag", origin="llm:x")], key="c") == {}
