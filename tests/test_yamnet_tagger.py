@@ -150,3 +150,29 @@ def test_config_names_yamnet_by_its_folder_or_name(yamnet_folder, tmp_path):
     assert configured_yamnet(str(yamnet_folder)) == str(yamnet_folder)
     assert configured_yamnet("yamnet") == str(yamnet_folder)  # the fetched copy (fetched once per cache)
     assert configured_yamnet(str(tmp_path)) is None  # any other folder: a Hugging Face classifier
+
+
+def test_a_build_of_untagged_music_captions_what_yamnet_found(audio_dev, yamnet_folder, tmp_path):
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from tunescribe.pipelines.commands.build import run_build
+    from tunescribe.pipelines.config import load_config
+
+    music = tmp_path / "music"
+    music.mkdir()
+    shutil.copy(audio_dev / "corelli_opus3no1_1grave.ogg", music)
+    (tmp_path / "config.yaml").write_text(
+        f"name: y\noutput: out\ninputs: [{{type: folder, path: {music}}}]\nsegment: {{window_s: 10}}\n"
+        f"attributes: {{extractors: []}}\nstats: {{speech: false}}\ntagging: {{model: {yamnet_folder}}}\n"
+        "quality: {require_caption: false}\n")
+    cfg = load_config(str(tmp_path / "config.yaml"))
+    run_build(cfg, [])
+    rows = pq.read_table(f"{cfg.output}/clips").to_pylist()
+    assert len(rows) == 3
+    origin = "@".join(YamnetHandler(str(yamnet_folder)).model_identity())
+    named = [r for r in rows if any(t["name"] == "organ" and t["origin"] == origin for t in r["tags"])]
+    assert len(named) >= 2  # measured: the organ is named on all 3 clips
+    for row in named:
+        assert any("organ" in c["text"].lower() for c in row["captions"])
