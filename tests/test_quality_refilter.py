@@ -52,7 +52,7 @@ def test_refilter_equals_full_rebuild(tmp_path, audio_dev):
     stored = read_candidates(f"{built['strict'].output}/.tunescribe/{CANDIDATES_FILE}")
 
     for name, cfg in built.items():
-        accepted, rejects = decide_in_process(stored, decisions_of(cfg))  # the dry run's decisions
+        accepted, rejects, dropped = decide_in_process(stored, decisions_of(cfg))  # the dry run's decisions
         rebuilt_accepted, rebuilt_rejects = _outcome(cfg.output)
         assert sorted((c.key, tuple(k.text for k in c.captions)) for c in accepted) == rebuilt_accepted
         assert sorted((r.key, r.stage, r.reason) for r in rejects) == rebuilt_rejects
