@@ -222,11 +222,19 @@ def clip_of_tags(names):
 
 
 def audit_summary(judged: list[dict], labels_path: pathlib.Path) -> dict:
-    """The hand labels against what the filter does now (kept/dropped is recomputed, not labelled)."""
+    """The hand labels against what the filter does now (kept/dropped is recomputed, not labelled):
+    over all labelled captions, and per sample (how the captions were picked)."""
     if not labels_path.is_file():
         return {}
-    by_id = {(j["key"], j["task"]): j for j in judged}
     labels = [json.loads(line) for line in labels_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    out = _audit(judged, labels)
+    out["samples"] = {name: _audit(judged, [x for x in labels if x.get("sample") == name])
+                      for name in dict.fromkeys(x.get("sample") for x in labels)}
+    return out
+
+
+def _audit(judged: list[dict], labels: list[dict]) -> dict:
+    by_id = {(j["key"], j["task"]): j for j in judged}
     rows = []
     for label in labels:
         j = by_id[(label["key"], label["task"])]
@@ -309,6 +317,11 @@ def markdown(result: dict) -> str:
                   f"({_cell(a['good_dropped_share'], 'x')}%)"
                   + (f": {'; '.join(a['good_dropped_examples'])}" if a["good_dropped_examples"] else ""),
                   "- inventions by kind: " + ", ".join(f"{k} {v}" for k, v in a["invents_by_kind"].items())]
+        for name, part in a["samples"].items():
+            lines.append(f"- sample \"{name}\": {part['labelled']} captions, {part['kept']} kept "
+                         f"({part['kept_inventing']} inventing), {part['dropped']} dropped "
+                         f"({part['dropped_inventing']} inventing); good {part['good']}, wrongly dropped "
+                         f"{part['good_dropped']}")
         if s.get("audit_notes"):
             lines += ["", s["audit_notes"]]
     return "\n".join(lines) + "\n"
