@@ -98,6 +98,7 @@ CAPTION_STAT_FIELDS = {
     "task_talk": (pa.float64(), "talk about the prompt or task (\"The song description sentence is:\")"),
     "story_claims": (pa.float64(), "stories about the piece (\"a tribute to\", \"written by\", \"legendary\")"),
     "tag_list_run": (pa.float64(), "longest run of comma-separated segments made of the tags' own words"),
+    "tag_list_share": (pa.float64(), "share of the caption's words in such segments (1: nothing but tags)"),
     "invented_names": (pa.float64(), "capitalised names (not sentence starts) whose words no tag holds"),
     "unsupported_attributes": (pa.float64(), "instruments, genres, moods named that no tag or attribute supports"),
     "clap": (pa.float64(), "audio-text similarity of the clip and the caption"),

@@ -304,3 +304,23 @@ def test_unsupported_attributes_only_for_captions_written_from_tags():
     off = CaptionRules(max_unsupported_attributes=None)
     clip = _clip("k", tags, [_model_caption(text)])
     assert caption_failures(with_caption_stats(clip).captions[0], clip, off) == []
+
+
+def test_a_caption_that_is_only_its_tags_fails_however_short_the_list():
+    """The share rule catches a bare tag list the run rule lets through (a short list: 4 tags)."""
+    tags = ["punk rock", "gothic rock", "male vocals", "grunt-like singing", "electric guitar", "bass",
+            "acoustic guitar", "hard-hitting", "aggressive"]
+    text = ("Punk rock, gothic rock, male vocals, grunt-like singing, electric guitar, bass, acoustic guitar, "
+            "hard-hitting, aggressive")  # SmolLM2's summary of MusicCaps train row -FFx68qSAuY
+    clip = _clip("k", [Tag(t) for t in tags], [_model_caption(text)])
+    measured = with_caption_stats(clip).captions[0]
+    assert measured.stats["tag_list_share"] == 1.0
+    only_share = CaptionRules(max_tag_list_run=None)
+    assert [r for r, _ in caption_failures(measured, clip, only_share)] == ["tag_list"]
+    short = _clip("k", [Tag(t) for t in tags], [_model_caption("Punk rock, male vocals, electric guitar, aggressive")])
+    measured = with_caption_stats(short).captions[0]
+    assert measured.stats["tag_list_run"] == 4 and "tag_list" in {r for r, _ in caption_failures(measured, short, CaptionRules())}
+    sentence = _clip("k", [Tag(t) for t in tags], [_model_caption(
+        "An aggressive punk rock song: a male singer grunts over a hard-hitting electric guitar, bass and drums.")])
+    assert "tag_list" not in {r for r, _ in caption_failures(with_caption_stats(sentence).captions[0], sentence,
+                                                             CaptionRules())}

@@ -27,6 +27,7 @@ class CaptionRulesConfig(Section):
     max_story_claims: Optional[int] = Field(0, ge=0)
     max_invented_names: Optional[int] = Field(0, ge=0)
     max_tag_list_run: Optional[int] = Field(5, ge=1)
+    max_tag_list_share: Optional[float] = Field(0.9, ge=0, le=1)
     reject_non_music: bool = True
     max_unsupported_instruments: Optional[int] = Field(0, ge=0)
     from_tags_backends: list[str] = ["transformers", "openai"]  # captions written from tags alone

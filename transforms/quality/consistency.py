@@ -201,14 +201,16 @@ def _tag_words(tags) -> set[str]:
 _SEGMENT_EDGES = re.compile(r"^(?:and|or|the|a|an|with|is|are|:)\s+|[\s\"'“”.:!]+$|^[\s\"'“”]+", re.I)
 
 
-def tag_list_run(text: str, tags) -> int:
-    """Longest run of comma-separated segments that are each made of the tags' own words (at most
-    four words, "and"/"the" aside): a caption that lists its tags ("low quality, noisy, cover,
-    rock, ...") instead of saying something in sentences. A sentence end breaks a run."""
+def tag_list(text: str, tags) -> tuple[int, float]:
+    """(longest run, share of words) of comma-separated segments that are each made of the tags' own
+    words (at most four words, "and"/"the" aside): a caption that lists its tags ("low quality,
+    noisy, cover, rock, ...") instead of saying something in sentences. A sentence end breaks a run;
+    the share is over all the caption's words, so a caption that is nothing but its tags scores 1."""
     known = _tag_words(tags)
-    if not known:
-        return 0
-    best = run = 0
+    total = len(re.findall(r"[a-z0-9&]+", text.lower()))
+    if not known or not total:
+        return 0, 0.0
+    best = run = listed = 0
     for segment in re.split(r"[,;]|(?<=[.!?])\s", text):
         core = _SEGMENT_EDGES.sub("", segment.strip())
         core = _SEGMENT_EDGES.sub("", core)
@@ -216,11 +218,12 @@ def tag_list_run(text: str, tags) -> int:
         if ws and len(ws) <= 4 and all(w in known or w.removesuffix("s") in known for w in ws):
             run += 1
             best = max(best, run)
+            listed += len(re.findall(r"[a-z0-9&]+", segment.lower()))
         else:
             run = 0
         if segment.rstrip().endswith((".", "!", "?")):
             run = 0
-    return best
+    return best, listed / total
 
 
 def invented_names(text: str, tags) -> list[str]:
@@ -263,7 +266,8 @@ def claim_stats(text: str, tags, attributes=()) -> tuple[dict, list[str]]:
         "key": parse_key(text),
     }
     names, attrs = invented_names(text, tags), unsupported_attributes(text, tags, attributes)
-    stats.update({"tag_list_run": float(tag_list_run(text, tags)), "invented_names": float(len(names)),
+    run, share = tag_list(text, tags)
+    stats.update({"tag_list_run": float(run), "tag_list_share": share, "invented_names": float(len(names)),
                   "unsupported_attributes": float(len(attrs))})
     findings = [f"unsupported_instrument: {n}" for n in unsupported]
     findings += [f"invented_name: {n}" for n in dict.fromkeys(names)]

@@ -36,6 +36,7 @@ class CaptionRules:
     max_story_claims: Optional[int] = 0  # "a tribute to the legendary ...", "written by a local musician"
     max_invented_names: Optional[int] = 0  # capitalised names the tags do not hold
     max_tag_list_run: Optional[int] = 5  # longest comma-separated run of the tags' own words
+    max_tag_list_share: Optional[float] = 0.9  # share of words in such runs (of 3 or more segments)
     reject_non_music: bool = True  # names non-music content and nothing musical
     max_unsupported_instruments: Optional[int] = 0
     # Captions of these backends are written from the tags alone (the model never heard the
@@ -115,6 +116,10 @@ def caption_failures(caption: Caption, clip: Clip, rules: CaptionRules) -> list[
     if rules.max_tag_list_run is not None and (s.get("tag_list_run") or 0) > rules.max_tag_list_run:
         out.append(("tag_list", f"lists {s['tag_list_run']:.0f} tags in a row instead of describing "
                                 f"(max_tag_list_run {rules.max_tag_list_run})"))
+    elif rules.max_tag_list_share is not None and (s.get("tag_list_run") or 0) >= 3 and \
+            (s.get("tag_list_share") or 0) > rules.max_tag_list_share:
+        out.append(("tag_list", f"{100 * s['tag_list_share']:.0f}% of its words are its tags, listed "
+                                f"(max_tag_list_share {rules.max_tag_list_share})"))
     if rules.reject_non_music and s.get("music_terms") == 0 and (s.get("non_music_terms") or 0) > 0:
         out.append(("non_music_content", f"describes no music, only: {quote('non_music')}"))
     if rules.max_unsupported_instruments is not None and \
