@@ -240,6 +240,14 @@ def invented_names(text: str, tags) -> list[str]:
     return names
 
 
+def story_claims(text: str, tags) -> list[str]:
+    """Stories about the piece (lexicon.STORY: "a tribute to", "legendary", "written by") whose words
+    the tags do not hold (a tag "legends" vouches for "legends")."""
+    known = _tag_words(tags)
+    return [m.group(0) for m in lexicon.STORY.finditer(text)
+            if not all(w in known for w in re.findall(r"[a-z0-9&]+", m.group(0).lower()))]
+
+
 def unsupported_attributes(text: str, tags, attributes=()) -> list[str]:
     """Instruments, genres and moods the caption names that its inputs do not, read with the tag
     vocabulary as the hallucination measure of `tunescribe evaluate` reads them
@@ -266,11 +274,14 @@ def claim_stats(text: str, tags, attributes=()) -> tuple[dict, list[str]]:
         "key": parse_key(text),
     }
     names, attrs = invented_names(text, tags), unsupported_attributes(text, tags, attributes)
+    stories = story_claims(text, tags)
     run, share = tag_list(text, tags)
     stats.update({"tag_list_run": float(run), "tag_list_share": share, "invented_names": float(len(names)),
+                  "story_claims": float(len(stories)),
                   "unsupported_attributes": float(len(attrs))})
     findings = [f"unsupported_instrument: {n}" for n in unsupported]
     findings += [f"invented_name: {n}" for n in dict.fromkeys(names)]
+    findings += [f"story: {n}" for n in dict.fromkeys(stories)]
     findings += [f"unsupported_attribute: {a}" for a in dict.fromkeys(attrs)]
     findings += [f"singing: {v}" for v in dict.fromkeys(singing)]
     findings += [f"speech: {v}" for v in dict.fromkeys(speaking)]

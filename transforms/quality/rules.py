@@ -40,8 +40,8 @@ class CaptionRules:
     reject_non_music: bool = True  # names non-music content and nothing musical
     max_unsupported_instruments: Optional[int] = 0
     # Captions of these backends are written from the tags alone (the model never heard the
-    # audio): an instrument, genre or mood the tags do not support is invented. Human and audio
-    # captions are exempt: whoever heard the music may name more than its tags.
+    # audio): an instrument, genre or mood the tags do not support is invented, and a bare list of
+    # the tags is no description. Human, template and audio captions are exempt from these two.
     from_tags_backends: tuple[str, ...] = ("transformers", "openai")
     max_unsupported_attributes: Optional[int] = 0
     # Voice claims contradict a clip whose measured voice share (first of `voice_stats` present in
@@ -113,10 +113,13 @@ def caption_failures(caption: Caption, clip: Clip, rules: CaptionRules) -> list[
         out.append(("invented_name", f"names no tag holds: {quote('invented_name')}"))
     if rules.max_story_claims is not None and (s.get("story_claims") or 0) > rules.max_story_claims:
         out.append(("invented_story", f"tells a story the tags cannot: {quote('story')}"))
-    if rules.max_tag_list_run is not None and (s.get("tag_list_run") or 0) > rules.max_tag_list_run:
+    # Template captions are the tags put in sentences by design, and people list what they hear:
+    # a list of tags is a failure only of a model asked to describe them.
+    from_tags = caption.backend in rules.from_tags_backends
+    if from_tags and rules.max_tag_list_run is not None and (s.get("tag_list_run") or 0) > rules.max_tag_list_run:
         out.append(("tag_list", f"lists {s['tag_list_run']:.0f} tags in a row instead of describing "
                                 f"(max_tag_list_run {rules.max_tag_list_run})"))
-    elif rules.max_tag_list_share is not None and (s.get("tag_list_run") or 0) >= 3 and \
+    elif from_tags and rules.max_tag_list_share is not None and (s.get("tag_list_run") or 0) >= 3 and \
             (s.get("tag_list_share") or 0) > rules.max_tag_list_share:
         out.append(("tag_list", f"{100 * s['tag_list_share']:.0f}% of its words are its tags, listed "
                                 f"(max_tag_list_share {rules.max_tag_list_share})"))
@@ -125,7 +128,7 @@ def caption_failures(caption: Caption, clip: Clip, rules: CaptionRules) -> list[
     if rules.max_unsupported_instruments is not None and \
             (s.get("unsupported_instruments") or 0) > rules.max_unsupported_instruments:
         out.append(("hallucinated_instrument", f"not in the tags or attributes: {quote('unsupported_instrument')}"))
-    if rules.max_unsupported_attributes is not None and caption.backend in rules.from_tags_backends and \
+    if rules.max_unsupported_attributes is not None and from_tags and \
             (s.get("unsupported_attributes") or 0) > rules.max_unsupported_attributes:
         out.append(("unsupported_attribute", f"written from tags that do not name: {quote('unsupported_attribute')}"))
     out += _contradictions(s, clip, rules, quote)

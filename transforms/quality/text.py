@@ -1,6 +1,6 @@
 """Text stats of one caption: length, language, repetition, and counts of the patterns that give a
 bad caption away (refusals, meta-text, leaked probabilities or labels, titles, non-music content,
-talk about the prompt or task, stories about the piece).
+talk about the prompt or task).
 
 Pure functions of the text, computed once per caption and stored in `Caption.stats`; the quality
 rules (rules.py) decide on them with thresholds from the config.
@@ -94,7 +94,6 @@ def text_stats(text: str, names=()) -> tuple[dict, list[str]]:
         "name": name_leaks(text, names),
         "non_music": _matches(lexicon.NON_MUSIC, text),
         "task_talk": _matches(lexicon.TASK_TALK, text),
-        "story": _matches(lexicon.STORY, text),
     }
     stats = {
         "n_words": float(len(tokens)),
@@ -110,7 +109,6 @@ def text_stats(text: str, names=()) -> tuple[dict, list[str]]:
         "non_music_terms": float(len(found["non_music"])),
         "music_terms": float(len(lexicon.MUSIC.findall(text)) + len(lexicon.INSTRUMENT.findall(text))),
         "task_talk": float(len(found["task_talk"])),
-        "story_claims": float(len(found["story"])),
     }
     findings = [f"{kind}: {m}" for kind, ms in found.items() for m in dict(Counter(ms))]
     return stats, findings
