@@ -346,7 +346,8 @@ def main(argv=None) -> int:
     parsed = [j for j in judged if j["text"] is not None]
     kept = [j for j in parsed if j["kept"]]
     drops = drops_by_rule(judged)
-    print(f"{args.split}: {len(judged)} answers, {len(parsed)} parsed, {len(kept)} kept; drops: {drops['first_reason']}")
+    print(f"{args.split}: {len(judged)} answers, {len(parsed)} parsed, {len(kept)} kept; "
+          f"drops: {drops['first_reason']}")
     if args.show:
         for j in parsed:
             if args.show == "all" or (args.show == "kept") == j["kept"]:

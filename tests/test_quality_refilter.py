@@ -60,7 +60,8 @@ def test_refilter_equals_full_rebuild(tmp_path, audio_dev):
     bells.mkdir()
     shutil.copy(audio_dev / "fd_bell.ogg", bells / "bell.ogg")
     manifest = bells / "captions.jsonl"
-    manifest.write_text(json.dumps({"file": "bell.ogg", "id": "bell", "model": SMOLLM2_TASK_TALK, "human": GOOD}) + "\n")
+    row = {"file": "bell.ogg", "id": "bell", "model": SMOLLM2_TASK_TALK, "human": GOOD}
+    manifest.write_text(json.dumps(row) + "\n")
     strict = {"min_duration_s": 3.0, "require_caption": False}
     loose = {"min_duration_s": 0.5, "max_silence_ratio": 1.0, "require_caption": False,
              "dedup": {"max_ber": None, "caption_jaccard": 0.7}}  # copies stay, but lose near-duplicate captions
@@ -88,7 +89,8 @@ def test_refilter_equals_full_rebuild(tmp_path, audio_dev):
         assert stats["captions_dropped"]["by_reason"]["quality/task_talk"] == 1
         assert stats["captions_dropped"]["by_model_task"]["human/reference"] >= 1
         assert validate_corpus(cfg.output)[0] == []
-        assert "dropped_captions.parquet" in {f["path"] for f in json.load(open(f"{cfg.output}/manifest.json"))["files"]}
+        listed = {f["path"] for f in json.load(open(f"{cfg.output}/manifest.json"))["files"]}
+        assert "dropped_captions.parquet" in listed
         card, html = open(f"{cfg.output}/README.md").read(), open(f"{cfg.output}/report.html").read()
         assert "task_talk" in card and "Dropped captions" in html and "legendary harpist" in html
         print(f"\n{name}: {len(accepted)} accepted, {len(rejects)} rejected, same as the rebuild")

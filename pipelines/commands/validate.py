@@ -74,14 +74,15 @@ def check_dropped_captions(corpus: str, stats: dict, clip_keys, problems: list[s
     path = layout.join(corpus, rel)
     if not layout.exists(path):
         if "captions_dropped" in stats:
-            problems.append(f"{rel}: missing (stats.json counts {stats['captions_dropped'].get('total')} dropped captions)")
+            problems.append(f"{rel}: missing ({layout.STATS_FILE} counts "
+                            f"{stats['captions_dropped'].get('total')} dropped captions)")
         return
     table = layout.read_table(path)
     want = {f.name: f.type for f in DROPPED_CAPTION_SCHEMA}
     have = {f.name: f.type for f in table.schema}
     if have != want:
-        problems.append(f"{rel}: columns {sorted(have)} differ from the dropped-caption schema {sorted(want)}"
-                        + "".join(f"; {n} is {have[n]}, not {t}" for n, t in want.items() if n in have and have[n] != t))
+        wrong = "".join(f"; {n} is {have[n]}, not {t}" for n, t in want.items() if n in have and have[n] != t)
+        problems.append(f"{rel}: columns {sorted(have)} differ from the dropped-caption schema {sorted(want)}" + wrong)
         return
     counted = stats.get("captions_dropped", {}).get("total")
     if counted != table.num_rows:
