@@ -1,6 +1,7 @@
 """The end of every corpus: the quality decisions over the candidates, then everything written.
 
 candidates -> DecideQuality -> WebDataset shards + clip table; rejects table; stats.json;
+           -> the dropped-captions table (every caption the decisions took off, with its rule)
            -> the stats store (.tunescribe/candidates/); wids indexes, card, report,
               SHA256SUMS -> manifest.json (last) -> the audio store pruned to the candidates' audio
 
@@ -25,8 +26,10 @@ from tunescribe.transforms.corpus.guard import CheckErrorRatios
 from tunescribe.transforms.quality.candidates import CANDIDATES_FILE, WriteCandidates
 from tunescribe.transforms.quality.decide import DecideQuality
 from tunescribe.transforms.sinks.finish import FinishCorpus
-from tunescribe.transforms.sinks.layout import CLIPS_DIR, COMMITTED_SHARDS_DIR, REJECTS_FILE, SHARDS_DIR, STATS_FILE, WORK_DIR
-from tunescribe.transforms.sinks.parquet import WriteClipTable, WriteRejectTable
+from tunescribe.transforms.sinks.layout import (
+    CLIPS_DIR, COMMITTED_SHARDS_DIR, DROPPED_CAPTIONS_FILE, REJECTS_FILE, SHARDS_DIR, STATS_FILE, WORK_DIR,
+)
+from tunescribe.transforms.sinks.parquet import WriteClipTable, WriteDroppedCaptionTable, WriteRejectTable
 from tunescribe.transforms.sinks.stats import WriteRunStats
 from tunescribe.transforms.sinks.webdataset import SHARD_FACTS, WriteWebDataset
 
@@ -59,7 +62,7 @@ def write_corpus(p: beam.Pipeline, cfg: BuildConfig, candidates, rejects: list, 
     `run_facts`: run-level fields of stats.json (tool version, config hash). Returns
     (shard rows, manifest path) for steps that must come after the corpus is complete."""
     out = cfg.output.rstrip("/")
-    accepted, decided_rejects = candidates | "DecideQuality" >> DecideQuality(decisions_of(cfg))
+    accepted, decided_rejects, dropped_captions = candidates | "DecideQuality" >> DecideQuality(decisions_of(cfg))
     stored = candidates | "WriteCandidates" >> WriteCandidates(
         f"{out}/{WORK_DIR}/{CANDIDATES_FILE}", {MAKER_HASH_KEY: clip_config_hash(cfg)})
     all_rejects = [*rejects, *decided_rejects] | "AllRejects" >> beam.Flatten()
@@ -71,16 +74,19 @@ def write_corpus(p: beam.Pipeline, cfg: BuildConfig, candidates, rejects: list, 
     shard_rows = written.rows
     tables = shard_rows | "WriteClipTable" >> WriteClipTable(f"{out}/{CLIPS_DIR}")
     rejects_file = all_rejects | "WriteRejectTable" >> WriteRejectTable(f"{out}/{REJECTS_FILE}")
+    dropped_file = dropped_captions | "WriteDroppedCaptionTable" >> WriteDroppedCaptionTable(
+        f"{out}/{DROPPED_CAPTIONS_FILE}")
 
-    stats = p | "SummariseRun" >> SummariseRun(stage_counts, accepted, all_rejects, shard_rows, ingested)
+    stats = p | "SummariseRun" >> SummariseRun(stage_counts, accepted, all_rejects, shard_rows, ingested,
+                                                   dropped_captions)
     stats_file = stats | "WriteRunStats" >> WriteRunStats(
         f"{out}/{STATS_FILE}", {"name": cfg.name, "schema": "tunescribe.stats/1", **run_facts},
-        after=(tables, rejects_file))
+        after=(tables, rejects_file, dropped_file))
     # A stage that failed on most of its inputs stops the run here, before the corpus is finished.
     checked = stats | "CheckErrorRatios" >> CheckErrorRatios(cfg.errors.guard(), all_rejects, out, after=(stats_file,))
     # Index, dataset card, report, checksums; manifest.json last: its presence means "complete".
     manifest = written[SHARD_FACTS] | "FinishCorpus" >> FinishCorpus(
-        out, cfg.name, corpus_settings(cfg), after=(tables, rejects_file, stats_file, stored, checked))
+        out, cfg.name, corpus_settings(cfg), after=(tables, rejects_file, dropped_file, stats_file, stored, checked))
     # The store keeps the candidates' audio (what `tunescribe filter` reads), nothing else.
     candidates | "PruneAudioStore" >> PruneAudioStore(store, after=(manifest,))
     return shard_rows, manifest

@@ -20,6 +20,7 @@ def decisions_of(cfg: BuildConfig) -> Decisions:
     q = cfg.quality
     c = q.captions.model_dump()
     c["languages"], c["voice_stats"] = tuple(c["languages"]), tuple(c["voice_stats"])
+    c["from_tags_backends"] = tuple(c["from_tags_backends"])
     return Decisions(
         clip=QualityThresholds(q.min_duration_s, q.max_silence_ratio, q.require_caption),
         captions=CaptionRules(**c),

@@ -18,7 +18,7 @@ import pyarrow as pa
 from tunescribe.schemas.tags import TAG_TYPE, Tag
 
 # Bump when a field is added, removed or changes meaning; readers check it.
-CLIP_SCHEMA_VERSION = "1.4"
+CLIP_SCHEMA_VERSION = "1.5"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +95,12 @@ CAPTION_STAT_FIELDS = {
     "tempo_bpm": (pa.float64(), "tempo the caption names in bpm"),
     "tempo_class": (pa.float64(), "tempo word: -1 slow, 0 medium, 1 fast"),
     "key": (pa.string(), "key the caption names: '<pitch class 0-11> major|minor'"),
+    "task_talk": (pa.float64(), "talk about the prompt or task (\"The song description sentence is:\")"),
+    "story_claims": (pa.float64(), "stories about the piece (\"a tribute to\", \"written by\", \"legendary\")"),
+    "tag_list_run": (pa.float64(), "longest run of comma-separated segments made of the tags' own words"),
+    "tag_list_share": (pa.float64(), "share of the caption's words in such segments (1: nothing but tags)"),
+    "invented_names": (pa.float64(), "capitalised names (not sentence starts) whose words no tag holds"),
+    "unsupported_attributes": (pa.float64(), "instruments, genres, moods named that no tag or attribute supports"),
     "clap": (pa.float64(), "audio-text similarity of the clip and the caption"),
     "findings": (pa.list_(pa.string()), "what the checks matched, as 'kind: evidence'"),
 }

@@ -3,7 +3,7 @@
 import apache_beam as beam
 from apache_beam.testing.util import assert_that, equal_to
 
-from tunescribe.schemas import Clip, Provenance, Reject
+from tunescribe.schemas import Clip, DroppedCaption, Provenance, Reject
 from tunescribe.transforms.corpus.accounting import SummariseRun, source_key_of
 
 
@@ -14,6 +14,12 @@ def _clip(source_key, i):
 
 def test_source_key_of():
     assert source_key_of("abc_00012") == "abc"
+
+
+def _dropped(key, i, stage, reason, backend, model, task):
+    return DroppedCaption(key=key, source_id=key.rsplit("_", 1)[0], clip_index=0, caption_index=i, stage=stage,
+                          reason=reason, detail="", task=task, backend=backend, prompt_id="p", prompt_version="1",
+                          text="t", input_uri="m", model_id=model)
 
 
 def test_summary_balances():
@@ -31,8 +37,21 @@ def test_summary_balances():
         listed = p | "Listed" >> beam.Create(["s1", "s2", "s2dup", "s3", "s4"])
         ingested = (listed, rej | beam.Filter(lambda r: r.reason == "bad_manifest_row")) | beam.Flatten()
         shard_rows = p | "Shards" >> beam.Create([("t-000000.tar", [{}, {}, {}])])
-        stats = p | SummariseRun({"listed": listed, "accepted": acc}, acc, rej, shard_rows, ingested)
+        dropped = p | "Dropped" >> beam.Create([
+            _dropped("s1_00000", 1, "quality", "leaked_title", "transformers", "smollm2", "writing"),
+            _dropped("s1_00001", 1, "quality", "leaked_title", "transformers", "smollm2", "summary"),
+            _dropped("s3_00000", 0, "quality", "task_talk", "transformers", "smollm2", "writing"),
+            _dropped("s2_00000", 2, "dedup", "near_duplicate_caption", "template", None, "template"),
+        ])
+        stats = p | SummariseRun({"listed": listed, "accepted": acc}, acc, rej, shard_rows, ingested, dropped)
         assert_that(stats, equal_to([{
+            "captions_dropped": {
+                "total": 4,
+                "by_reason": {"dedup/near_duplicate_caption": 1, "quality/leaked_title": 2, "quality/task_talk": 1},
+                "by_model": {"template": 1, "transformers:smollm2": 3},
+                "by_task": {"summary": 1, "template": 1, "writing": 2},
+                "by_model_task": {"template/template": 1, "transformers:smollm2/summary": 1,
+                                  "transformers:smollm2/writing": 2}},
             "stages": {"listed": 5, "accepted": 3},
             "sources": {"ingested": 6, "accepted": 2, "rejected": 4},
             "rejects": {"total": 5, "by_stage": {"decode": 1, "ingest": 2, "quality": 2},

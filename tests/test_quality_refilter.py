@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import shutil
 
+import json
+
 import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
@@ -14,15 +16,26 @@ import yaml
 
 from tunescribe.pipelines.commands.build import run_build
 from tunescribe.pipelines.commands.filter import report, run_filter
+from tunescribe.pipelines.commands.validate import validate_corpus
 from tunescribe.pipelines.config import ConfigError, load_config
 from tunescribe.pipelines.quality import decisions_of
 from tunescribe.transforms.quality.candidates import CANDIDATES_FILE, read_candidates
 from tunescribe.transforms.quality.decide import DECISION_STAGES, decide_in_process
 
 
-def _config(tmp_path, folder, music, quality, **sections):
-    cfg = {"name": "refilter", "output": str(tmp_path / folder),
-           "inputs": [{"type": "folder", "path": str(music)}], "quality": quality, **sections}
+# Captions SmolLM2-135M-Instruct wrote for MusicCaps train rows (benchmarks/smollm2_captions.py), as a
+# manifest's captions: the first talks about its task, the second is a fine description.
+SMOLLM2_TASK_TALK = ('The song description sentence is: "The song is a tribute to the legendary harpist, who has '
+                     'been performing for centuries."')
+GOOD = "A bell rings once over a quiet background, a short chime with a soft decay."
+
+
+def _config(tmp_path, folder, music, quality, manifest=None, **sections):
+    inputs = [{"type": "folder", "path": str(music)}]
+    if manifest:
+        inputs.append({"type": "manifest", "path": str(manifest), "format": "jsonl",
+                       "columns": {"path": "file", "id": "id", "captions": ["model", "human"]}})
+    cfg = {"name": "refilter", "output": str(tmp_path / folder), "inputs": inputs, "quality": quality, **sections}
     path = tmp_path / f"{folder}.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return load_config(str(path))
@@ -43,19 +56,43 @@ def test_refilter_equals_full_rebuild(tmp_path, audio_dev):
         shutil.copy(audio_dev / name, music / name)
     x, rate = sf.read(audio_dev / "joplin_maple_leaf_rag.ogg")
     sf.write(music / "joplin_quieter_copy.wav", x * 0.5, rate)  # a near-duplicate source
+    bells = tmp_path / "bells"  # a short clip whose manifest gives a bad and a good caption
+    bells.mkdir()
+    shutil.copy(audio_dev / "fd_bell.ogg", bells / "bell.ogg")
+    manifest = bells / "captions.jsonl"
+    row = {"file": "bell.ogg", "id": "bell", "model": SMOLLM2_TASK_TALK, "human": GOOD}
+    manifest.write_text(json.dumps(row) + "\n")
     strict = {"min_duration_s": 3.0, "require_caption": False}
     loose = {"min_duration_s": 0.5, "max_silence_ratio": 1.0, "require_caption": False,
              "dedup": {"max_ber": None, "caption_jaccard": 0.7}}  # copies stay, but lose near-duplicate captions
-    built = {name: _config(tmp_path, name, music, quality) for name, quality in (("strict", strict), ("loose", loose))}
+    built = {name: _config(tmp_path, name, music, quality, manifest)
+             for name, quality in (("strict", strict), ("loose", loose))}
     for cfg in built.values():
         run_build(cfg, ["--direct_num_workers=1"])
     stored = read_candidates(f"{built['strict'].output}/.tunescribe/{CANDIDATES_FILE}")
 
     for name, cfg in built.items():
-        accepted, rejects = decide_in_process(stored, decisions_of(cfg))  # the dry run's decisions
+        accepted, rejects, dropped = decide_in_process(stored, decisions_of(cfg))  # the dry run's decisions
         rebuilt_accepted, rebuilt_rejects = _outcome(cfg.output)
         assert sorted((c.key, tuple(k.text for k in c.captions)) for c in accepted) == rebuilt_accepted
         assert sorted((r.key, r.stage, r.reason) for r in rejects) == rebuilt_rejects
+        # No dropped caption vanishes: the table holds each with its rule and text, stats.json
+        # counts them, and the dry run lists the same ones.
+        table = pq.read_table(f"{cfg.output}/dropped_captions.parquet").to_pylist()
+        assert [(d["key"], d["caption_index"], d["stage"], d["reason"], d["text"]) for d in table] == \
+            [(d.key, d.caption_index, d.stage, d.reason, d.text) for d in dropped]
+        assert any(d["reason"] == "task_talk" and d["text"] == SMOLLM2_TASK_TALK and d["backend"] == "human"
+                   and d["task"] == "reference" and d["prompt_id"] == "model" for d in table)
+        assert GOOD not in {d["text"] for d in table}
+        stats = json.load(open(f"{cfg.output}/stats.json"))
+        assert stats["captions_dropped"]["total"] == len(table)
+        assert stats["captions_dropped"]["by_reason"]["quality/task_talk"] == 1
+        assert stats["captions_dropped"]["by_model_task"]["human/reference"] >= 1
+        assert validate_corpus(cfg.output)[0] == []
+        listed = {f["path"] for f in json.load(open(f"{cfg.output}/manifest.json"))["files"]}
+        assert "dropped_captions.parquet" in listed
+        card, html = open(f"{cfg.output}/README.md").read(), open(f"{cfg.output}/report.html").read()
+        assert "task_talk" in card and "Dropped captions" in html and "legendary harpist" in html
         print(f"\n{name}: {len(accepted)} accepted, {len(rejects)} rejected, same as the rebuild")
         if name == "loose":
             assert not any(r.reason == "duplicate_audio_near" for r in rejects)
@@ -64,7 +101,8 @@ def test_refilter_equals_full_rebuild(tmp_path, audio_dev):
             assert any(0 < len(c.captions) < before[c.key] for c in accepted)
         else:
             assert any(r.reason == "duplicate_audio_near" for r in rejects)
-    assert "clips dropped" in report(stored, decisions_of(built["strict"]), 5)
+    dry = report(stored, decisions_of(built["strict"]), 5)
+    assert "clips dropped" in dry and "quality/task_talk" in dry and "legendary harpist" in dry
 
     # The written corpus: strict -> loose (clips come back: their audio is in the stats store) and
     # loose -> strict, each compared with the full rebuild of its config, file by file.

@@ -9,6 +9,7 @@ probabilities/labels, another language, a repetition loop. The test prints both 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import csv
 import random
 from collections import Counter
@@ -229,3 +230,97 @@ def dataclasses_replace(obj, **kw):
     import dataclasses
 
     return dataclasses.replace(obj, **kw)
+
+
+# What SmolLM2-135M-Instruct wrote for MusicCaps train rows (benchmarks/smollm2_captions.py, greedy, the
+# LP-MusicCaps prompts), with each row's aspect list: (rule it must fail, tags, caption as written).
+SMOLLM2_TRAIN = [
+    ("task_talk", ["pop", "tinny wide hi hats", "high pitched female vocal melody", "sustained pulsating synth lead",
+                   "claps", "emotional", "sad", "passionate"],
+     'The song description sentence is: "Pink, high pitched female vocal melody, soft synth lead, claps, emotional, '
+     'sad, passionate."'),
+    ("task_talk", ["low quality", "pop", "passionate male vocal", "happy", "fun", "joyful", "mellow kick hits",
+                   "shimmering hi hats", "wide electric guitar melody", "wooden percussions", "syncopated snare"],
+     "Ladies and gentlemen, I'm thrilled to share a song with you that showcases the essence of a passionate male "
+     "vocal, a joyful melody, and a sonic tapestry of syncopated snare drums."),
+    ("invented_story", ["low quality", "mono", "noisy", "drums solo", "double pedal kick", "punchy snare",
+                        "shimmering cymbals", "boomy toms", "energetic", "manic"],
+     "The song is a tribute to the legendary drummer, Kenny Demicheli, who has been a part of the band since the "
+     "early days."),
+    ("invented_story", ["guitarist", "male talking", "guitar demo", "energetic", "passionate", "strong voice"],
+     "The guitarist's voice is a testament to their dedication to creating music that resonates with those who "
+     "listen."),
+    ("leaked_title", ["folk music", "rubab", "male vocals", "slow tempo", "emotional song", "violin", "accordion"],
+     'The song is titled "The Song of the Wind" and is a folk-inspired piece of music with a slow tempo and '
+     "emotional lyrics."),
+    ("tag_list", ["r&b", "soul", "male vocals", "melodic singing", "strings sample", "strong bass", "electronic drums",
+                  "sensual", "groovy", "urban"],
+     "R&B, soul, male vocals, melodic singing, strings sample, strong bass, electronic drums, sensual, groovy, urban"),
+    ("tag_list", ["guitar song", "piano backing", "simple percussion", "relaxing melody", "slow tempo", "bass",
+                  "country feel", "instrumental", "no vocals"],
+     "The guitar song, piano backing, simple percussion, relaxing melody, slow tempo, bass, country feel, "
+     "instrumental, no vocals."),
+    ("unsupported_attribute", ["children's song", "male vocals", "guitar", "percussion", "bass", "happy song",
+                               "keyboard", "backing voices", "dance song for children", "moderate tempo"],
+     "The Children's Song, a classic children's song, with a lively and energetic melody, featuring a guitar, a "
+     "bass, a drum machine, a keyboard, a backing vocals, a dance song for children, a moderate tempo, and a fun "
+     "soundtrack."),
+]
+# ... and what it wrote that says only what its tags say (kept).
+SMOLLM2_TRAIN_KEPT = [
+    (["slow jazz song", "barbershop quartet", "trumpets", "double bass", "vocal harmony", "male voices", "piano",
+      "slow tempo", "romantic song"],
+     "The song is a slow jazz song with a barbershop quartet, a male voice, a piano, and a double bass."),
+]
+
+
+def _model_caption(text: str) -> Caption:
+    return Caption(text=text, task="summary", backend="transformers", prompt_id="lpmc-summary", prompt_version="1",
+                   model_id="HuggingFaceTB/SmolLM2-135M-Instruct")
+
+
+@pytest.mark.parametrize("rule, tags, text", SMOLLM2_TRAIN, ids=[f"{r}-{i}" for i, (r, _, _) in enumerate(SMOLLM2_TRAIN)])
+def test_rules_catch_what_smollm2_wrote(rule, tags, text):
+    clip = _clip("k", [Tag(t) for t in tags], [_model_caption(text)])
+    failures = caption_failures(with_caption_stats(clip).captions[0], clip, CaptionRules())
+    assert rule in {r for r, _ in failures}, failures
+
+
+@pytest.mark.parametrize("tags, text", SMOLLM2_TRAIN_KEPT)
+def test_smollm2_caption_that_keeps_to_its_tags_passes(tags, text):
+    clip = _clip("k", [Tag(t) for t in tags], [_model_caption(text)])
+    assert caption_failures(with_caption_stats(clip).captions[0], clip, CaptionRules()) == []
+
+
+def test_unsupported_attributes_only_for_captions_written_from_tags():
+    """A person or an audio model heard the music: naming a mood the tags lack is no invention."""
+    tags = [Tag("acoustic guitar"), Tag("slow tempo")]
+    text = "A melancholic acoustic guitar piece at a slow tempo, haunting and nostalgic."
+    for backend, dropped in (("transformers", True), ("openai", True), ("human", False), ("transformers-audio", False)):
+        caption = dataclasses.replace(_model_caption(text), backend=backend)
+        clip = _clip("k", tags, [caption])
+        failures = caption_failures(with_caption_stats(clip).captions[0], clip, CaptionRules())
+        assert ("unsupported_attribute" in {r for r, _ in failures}) is dropped, (backend, failures)
+    off = CaptionRules(max_unsupported_attributes=None)
+    clip = _clip("k", tags, [_model_caption(text)])
+    assert caption_failures(with_caption_stats(clip).captions[0], clip, off) == []
+
+
+def test_a_caption_that_is_only_its_tags_fails_however_short_the_list():
+    """The share rule catches a bare tag list the run rule lets through (a short list: 4 tags)."""
+    tags = ["punk rock", "gothic rock", "male vocals", "grunt-like singing", "electric guitar", "bass",
+            "acoustic guitar", "hard-hitting", "aggressive"]
+    text = ("Punk rock, gothic rock, male vocals, grunt-like singing, electric guitar, bass, acoustic guitar, "
+            "hard-hitting, aggressive")  # SmolLM2's summary of MusicCaps train row -FFx68qSAuY
+    clip = _clip("k", [Tag(t) for t in tags], [_model_caption(text)])
+    measured = with_caption_stats(clip).captions[0]
+    assert measured.stats["tag_list_share"] == 1.0
+    only_share = CaptionRules(max_tag_list_run=None)
+    assert [r for r, _ in caption_failures(measured, clip, only_share)] == ["tag_list"]
+    short = _clip("k", [Tag(t) for t in tags], [_model_caption("Punk rock, male vocals, electric guitar, aggressive")])
+    measured = with_caption_stats(short).captions[0]
+    assert measured.stats["tag_list_run"] == 4 and "tag_list" in {r for r, _ in caption_failures(measured, short, CaptionRules())}
+    sentence = _clip("k", [Tag(t) for t in tags], [_model_caption(
+        "An aggressive punk rock song: a male singer grunts over a hard-hitting electric guitar, bass and drums.")])
+    assert "tag_list" not in {r for r, _ in caption_failures(with_caption_stats(sentence).captions[0], sentence,
+                                                             CaptionRules())}

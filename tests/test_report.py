@@ -64,7 +64,7 @@ def page(browser, mtg_corpus):
 def test_report_opens_without_console_errors(browser, page):
     facts, _ = page
     assert browser.errors() == []
-    assert facts["sections"] == ["overview", "splits", "stats", "tags", "gallery", "rejects"]
+    assert facts["sections"] == ["overview", "splits", "stats", "tags", "gallery", "rejects", "dropped"]
 
 
 def test_every_image_and_audio_element_loads(page, mtg_corpus):

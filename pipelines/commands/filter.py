@@ -5,7 +5,9 @@ decisions, with all its stats; their encoded audio is in the corpus's audio stor
 config's `quality` section to it — no source is read, no audio decoded, no model run. The new
 corpus gets its own copy of the candidates' audio, so it can be re-filtered in turn.
 
-  --dry-run  prints how many clips each rule would drop and histograms of the stats;
+  --dry-run  prints how many clips each rule would drop, the captions it would drop (per rule, per
+             model and task, as stats.json and dropped_captions.parquet would count them, with a
+             sample of their text) and histograms of the stats;
   otherwise  writes a new corpus to the config's `output` (or --output) through the build's own
              finishing steps (pipelines/corpus.py), so it is byte for byte what a full rebuild
              with the new config writes. Rejects before the decisions and the stage counts come
@@ -62,8 +64,11 @@ def histogram(values, bins: int) -> list[str]:
             for lo, hi, n in zip(edges[:-1], edges[1:], counts)]
 
 
+DRY_RUN_SAMPLES = 3  # dropped captions quoted per rule
+
+
 def report(clips, d: Decisions, bins: int) -> str:
-    accepted, rejects = decide_in_process(clips, d)
+    accepted, rejects, dropped = decide_in_process(clips, d)
     rule_clips, rule_captions = Counter(), Counter()
     for clip in clips:
         for caption in clip.captions:
@@ -74,6 +79,16 @@ def report(clips, d: Decisions, bins: int) -> str:
     lines = [f"tunescribe filter (dry run): {len(clips)} candidate clips -> {len(accepted)} accepted, "
              f"{len(rejects)} rejected", "  clips dropped, by first reason:"]
     lines += [f"    {n:7d}  {r}" for r, n in sorted(rule_clips.items())] or ["    (none)"]
+    lines.append(f"  captions dropped: {len(dropped)}, by first reason (as dropped_captions.parquet would hold them):")
+    by_reason = Counter(f"{c.stage}/{c.reason}" for c in dropped)
+    lines += [f"    {n:7d}  {r}" for r, n in sorted(by_reason.items())] or ["    (none)"]
+    lines.append("  captions dropped, by backend:model/task:")
+    lines += [f"    {n:7d}  {m}" for m, n in sorted(Counter(f"{c.model}/{c.task}" for c in dropped).items())] \
+        or ["    (none)"]
+    for reason in sorted(by_reason):
+        lines.append(f"  dropped for {reason}, e.g.:")
+        lines += [f"    {c.key} #{c.caption_index} ({c.model}/{c.task}): {' '.join(c.text.split())[:160]!r}"
+                  for c in [c for c in dropped if f"{c.stage}/{c.reason}" == reason][:DRY_RUN_SAMPLES]]
     lines.append("  captions failing each caption rule (a caption may fail several):")
     lines += [f"    {n:7d}  {r}" for r, n in sorted(rule_captions.items())] or ["    (none)"]
     clip_stats = sorted({k for c in clips for k, v in c.stats.items() if isinstance(v, (int, float))})

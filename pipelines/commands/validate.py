@@ -5,7 +5,9 @@ is there with its size and sha256; every shard named by the manifest, a wids ind
 table exists, reads to its end as a tar, and matches its index entry (filesize, md5sum, nsamples);
 every sample has all its members (audio, json, txt when captioned) and nothing else; every sample
 has a table row and every row a sample, at the offset the row gives, with the JSON equal to the
-row; keys are unique and dot-free; the run stats count the same samples. Works on any Beam
+row; keys are unique and dot-free; the run stats count the same samples; the dropped-captions
+table has its schema, names only clips of the corpus or the rejects table, and holds as many
+captions as stats.json counts. Works on any Beam
 filesystem (gs://, s3://...) as well as local folders.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 
+from tunescribe.schemas import DROPPED_CAPTION_SCHEMA
 from tunescribe.transforms.sinks import layout
 from tunescribe.transforms.sinks.files import list_files, read_bytes
 from tunescribe.transforms.sinks.webdataset import canonical_json
@@ -63,6 +66,34 @@ def scan_shard(path: str, problems: list[str], rel: str) -> tuple[dict, HashingR
 
 def _rel(corpus: str, path: str) -> str:
     return path[len(corpus) + 1:]
+
+
+def check_dropped_captions(corpus: str, stats: dict, clip_keys, problems: list[str]) -> None:
+    """The dropped-captions table against its schema, the corpus's clips and rejects, and stats.json."""
+    rel = layout.DROPPED_CAPTIONS_FILE
+    path = layout.join(corpus, rel)
+    if not layout.exists(path):
+        if "captions_dropped" in stats:
+            problems.append(f"{rel}: missing ({layout.STATS_FILE} counts "
+                            f"{stats['captions_dropped'].get('total')} dropped captions)")
+        return
+    table = layout.read_table(path)
+    want = {f.name: f.type for f in DROPPED_CAPTION_SCHEMA}
+    have = {f.name: f.type for f in table.schema}
+    if have != want:
+        wrong = "".join(f"; {n} is {have[n]}, not {t}" for n, t in want.items() if n in have and have[n] != t)
+        problems.append(f"{rel}: columns {sorted(have)} differ from the dropped-caption schema {sorted(want)}" + wrong)
+        return
+    counted = stats.get("captions_dropped", {}).get("total")
+    if counted != table.num_rows:
+        problems.append(f"{rel}: holds {table.num_rows} captions, {layout.STATS_FILE} counts {counted}")
+    rejects = layout.join(corpus, layout.REJECTS_FILE)
+    rejected = set(layout.read_table(rejects, ["key"]).column("key").to_pylist()) if layout.exists(rejects) else set()
+    keys = table.column("key").to_pylist()
+    strays = sorted({k for k in keys if k not in clip_keys and k not in rejected})
+    if strays:
+        problems.append(f"{rel}: {len(strays)} clip key(s) neither in the clip table nor in {layout.REJECTS_FILE}, "
+                        f"e.g. {strays[0]}")
 
 
 def validate_corpus(corpus: str) -> tuple[list[str], dict]:
@@ -178,6 +209,7 @@ def validate_corpus(corpus: str) -> tuple[list[str], dict]:
             if entry["name"] in per_shard and per_shard[entry["name"]] != entry["samples"]:
                 problems.append(f"{layout.STATS_FILE}: counts {entry['samples']} samples in {entry['name']}, "
                                 f"it holds {per_shard[entry['name']]}")
+        check_dropped_captions(corpus, stats, seen_keys, problems)
     else:
         problems.append(f"{layout.STATS_FILE}: missing")
     rows_total = sum(len(r) for r in rows_by_shard.values())

@@ -23,8 +23,15 @@ class CaptionRulesConfig(Section):
     max_probability_leaks: Optional[int] = Field(0, ge=0)
     max_label_leaks: Optional[int] = Field(0, ge=0)
     max_title_leaks: Optional[int] = Field(0, ge=0)
+    max_task_talk: Optional[int] = Field(0, ge=0)
+    max_story_claims: Optional[int] = Field(0, ge=0)
+    max_invented_names: Optional[int] = Field(0, ge=0)
+    max_tag_list_run: Optional[int] = Field(5, ge=1)
+    max_tag_list_share: Optional[float] = Field(0.9, ge=0, le=1)
     reject_non_music: bool = True
     max_unsupported_instruments: Optional[int] = Field(0, ge=0)
+    from_tags_backends: list[str] = ["transformers", "openai"]  # captions written from tags alone
+    max_unsupported_attributes: Optional[int] = Field(0, ge=0)
     voice_stats: list[str] = ["vocal_ratio", "singing_ratio", "speech_ratio"]
     max_voice_share: Optional[float] = Field(0.02, ge=0, le=1)
     tempo_attribute: str = "tempo"

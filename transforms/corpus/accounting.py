@@ -27,15 +27,16 @@ class _Count(beam.PTransform):
 
 class SummariseRun(beam.PTransform):
     """-> one dict: {"stages": {name: count}, "sources": {...}, "clips": {...}, "rejects": {...},
-    "shards": [...]}. Inputs: `stage_counts` (name -> PCollection, counted in the given order),
-    `accepted` clips, `rejects`, `shard_rows` (shard name, rows) from the WebDataset writer.
+    "captions_dropped": {...}, "shards": [...]}. Inputs: `stage_counts` (name -> PCollection,
+    counted in the given order), `accepted` clips, `rejects`, `shard_rows` (shard name, rows) from
+    the WebDataset writer, `dropped_captions` (DroppedCaption records of the decisions).
     A count known already (an int instead of a PCollection: `tunescribe filter`, re-deciding a
     built corpus, takes the counts from before the decisions from its stats.json) is taken as is."""
 
-    def __init__(self, stage_counts: dict, accepted, rejects, shard_rows, ingested):
+    def __init__(self, stage_counts: dict, accepted, rejects, shard_rows, ingested, dropped_captions=None):
         super().__init__()
         self.stage_counts, self.accepted, self.rejects = stage_counts, accepted, rejects
-        self.shard_rows, self.ingested = shard_rows, ingested
+        self.shard_rows, self.ingested, self.dropped_captions = shard_rows, ingested, dropped_captions
 
     def expand(self, pbegin):
         def count(pc, name: str, fact: str):
@@ -73,6 +74,12 @@ class SummariseRun(beam.PTransform):
             | "ByReason" >> beam.Map(lambda r: (f"rejects/{r.stage}/{r.reason}", 1))
             | "SumReasons" >> beam.CombinePerKey(sum)
         )
+        if self.dropped_captions is not None:
+            facts.append(
+                self.dropped_captions
+                | "DroppedCaptionFacts" >> beam.FlatMap(dropped_caption_facts)
+                | "SumDroppedCaptions" >> beam.CombinePerKey(sum)
+            )
         facts.append(
             self.shard_rows | "ShardSizes" >> beam.MapTuple(lambda name, rows: (f"shards/{name}", len(rows)))
         )
@@ -84,6 +91,17 @@ class SummariseRun(beam.PTransform):
         )
 
 
+# stats.json's "captions_dropped" groups: fact prefix -> key of the group.
+DROPPED_GROUPS = {"by_reason": "stage/reason", "by_model": "backend:model_id", "by_task": "task",
+                  "by_model_task": "backend:model_id/task"}
+
+
+def dropped_caption_facts(d) -> list[tuple[str, int]]:
+    """One dropped caption -> its counts in each group of DROPPED_GROUPS."""
+    return [(f"captions_dropped/by_reason/{d.stage}/{d.reason}", 1), (f"captions_dropped/by_model/{d.model}", 1),
+            (f"captions_dropped/by_task/{d.task}", 1), (f"captions_dropped/by_model_task/{d.model}/{d.task}", 1)]
+
+
 def assemble(facts: list[tuple[str, int]], stage_order: list[str]) -> dict:
     flat = dict(facts)
     stages = {name: flat[f"stages/{name}"] for name in stage_order}
@@ -93,7 +111,10 @@ def assemble(facts: list[tuple[str, int]], stage_order: list[str]) -> dict:
         stage = stage_reason.split("/")[0]
         by_stage[stage] = by_stage.get(stage, 0) + n
     shards = [{"name": k.split("/", 1)[1], "samples": v} for k, v in sorted(flat.items()) if k.startswith("shards/")]
+    dropped = {group: {k.split("/", 2)[2]: v for k, v in sorted(flat.items())
+                       if k.startswith(f"captions_dropped/{group}/")} for group in DROPPED_GROUPS}
     return {
+        "captions_dropped": {"total": sum(dropped["by_reason"].values()), **dropped},
         "stages": stages,
         "sources": {
             "ingested": flat["sources/ingested"],

@@ -194,6 +194,69 @@ def keys_agree(claimed: str, measured: str, allow_relative: bool = True) -> bool
     return (major - 3) % 12 == minor
 
 
+def _tag_words(tags) -> set[str]:
+    return {w for t in tags for w in re.findall(r"[a-z0-9&]+", t.name.lower())}
+
+
+_SEGMENT_EDGES = re.compile(r"^(?:and|or|the|a|an|with|is|are|:)\s+|[\s\"'“”.:!]+$|^[\s\"'“”]+", re.I)
+
+
+def tag_list(text: str, tags) -> tuple[int, float]:
+    """(longest run, share of words) of comma-separated segments that are each made of the tags' own
+    words (at most four words, "and"/"the" aside): a caption that lists its tags ("low quality,
+    noisy, cover, rock, ...") instead of saying something in sentences. A sentence end breaks a run;
+    the share is over all the caption's words, so a caption that is nothing but its tags scores 1."""
+    known = _tag_words(tags)
+    total = len(re.findall(r"[a-z0-9&]+", text.lower()))
+    if not known or not total:
+        return 0, 0.0
+    best = run = listed = 0
+    for segment in re.split(r"[,;]|(?<=[.!?])\s", text):
+        core = _SEGMENT_EDGES.sub("", segment.strip())
+        core = _SEGMENT_EDGES.sub("", core)
+        ws = [w for w in re.findall(r"[a-z0-9&]+", core.lower()) if w not in ("and", "the", "a", "an", "or")]
+        if ws and len(ws) <= 4 and all(w in known or w.removesuffix("s") in known for w in ws):
+            run += 1
+            best = max(best, run)
+            listed += len(re.findall(r"[a-z0-9&]+", segment.lower()))
+        else:
+            run = 0
+        if segment.rstrip().endswith((".", "!", "?")):
+            run = 0
+    return best, listed / total
+
+
+def invented_names(text: str, tags) -> list[str]:
+    """Names (two or more capitalised words, not starting a sentence) whose words the tags do not
+    hold: a title, an artist or a place the model made up ("Kenny Dexter")."""
+    from tunescribe.transforms.evaluation.hallucination import categorise
+
+    known = _tag_words(tags)
+    names = []
+    for m in lexicon.NAME.finditer(text):
+        parts = [w.lower() for w in re.split(r"[ -]", m.group(0)) if w.lower() not in ("of", "the", "to", "and")]
+        if categorise(m.group(0).lower())[1] is None and not all(w in known for w in parts):
+            names.append(m.group(0))
+    return names
+
+
+def story_claims(text: str, tags) -> list[str]:
+    """Stories about the piece (lexicon.STORY: "a tribute to", "legendary", "written by") whose words
+    the tags do not hold (a tag "legends" vouches for "legends")."""
+    known = _tag_words(tags)
+    return [m.group(0) for m in lexicon.STORY.finditer(text)
+            if not all(w in known for w in re.findall(r"[a-z0-9&]+", m.group(0).lower()))]
+
+
+def unsupported_attributes(text: str, tags, attributes=()) -> list[str]:
+    """Instruments, genres and moods the caption names that its inputs do not, read with the tag
+    vocabulary as the hallucination measure of `tunescribe evaluate` reads them
+    (transforms/evaluation/hallucination.py), as "category: phrase"."""
+    from tunescribe.transforms.evaluation.hallucination import hallucinations
+
+    return [f"{category} {phrase}" for phrase, category in hallucinations(text, tags, attributes)]
+
+
 def claim_stats(text: str, tags, attributes=()) -> tuple[dict, list[str]]:
     """(stats, findings) for the caption's claims."""
     instruments = instrument_mentions(text)
@@ -210,7 +273,16 @@ def claim_stats(text: str, tags, attributes=()) -> tuple[dict, list[str]]:
         "tempo_class": tempo_class,
         "key": parse_key(text),
     }
+    names, attrs = invented_names(text, tags), unsupported_attributes(text, tags, attributes)
+    stories = story_claims(text, tags)
+    run, share = tag_list(text, tags)
+    stats.update({"tag_list_run": float(run), "tag_list_share": share, "invented_names": float(len(names)),
+                  "story_claims": float(len(stories)),
+                  "unsupported_attributes": float(len(attrs))})
     findings = [f"unsupported_instrument: {n}" for n in unsupported]
+    findings += [f"invented_name: {n}" for n in dict.fromkeys(names)]
+    findings += [f"story: {n}" for n in dict.fromkeys(stories)]
+    findings += [f"unsupported_attribute: {a}" for a in dict.fromkeys(attrs)]
     findings += [f"singing: {v}" for v in dict.fromkeys(singing)]
     findings += [f"speech: {v}" for v in dict.fromkeys(speaking)]
     return stats, findings

@@ -1,14 +1,18 @@
 """The quality decisions: every threshold rule, decontamination and dedup over stored stats.
 
-candidates (clip records with stats, captions, hash and fingerprint) -> (accepted, rejects)
+candidates (clip records with stats, captions, hash and fingerprint) -> (accepted, rejects, dropped captions)
 
   1. per clip (stage "quality"): the audio rules of gate.py; each caption through the caption
      rules (rules.py) — failing captions are dropped, and a clip left without one is rejected
      with the first caption's first reason (the detail lists every caption's failures);
+     every failing caption becomes a DroppedCaption record (its text, provenance, first rule and
+     all its failures), whatever becomes of its clip, so no caption a model wrote vanishes;
   2. per clip (stage "decontaminate"): evaluation sets by id and by fingerprint;
   3. over all survivors (stage "dedup"): exact and near-duplicate audio, near-duplicate captions
      (dedup.py: keyed steps, nothing gathers the clips); each clip meets its verdict in a keyed
-     join (CoGroupByKey by clip key), not a side input.
+     join (CoGroupByKey by clip key), not a side input. A kept clip's near-duplicate captions
+     become DroppedCaption records too (stage "dedup"); a clip that loses all of them is a
+     reject, as any duplicate clip.
 
 Nothing here reads audio or runs a model, so `tunescribe filter` re-runs it on a built corpus
 with new thresholds and gets what a full rebuild with them would give.
@@ -21,7 +25,7 @@ from typing import Optional, Union
 
 import apache_beam as beam
 
-from tunescribe.schemas import Clip, Reject
+from tunescribe.schemas import Caption, Clip, DroppedCaption, Reject
 from tunescribe.transforms.quality.decontaminate import EvalIndex, EvalSetSpec, contamination, load_eval_set
 from tunescribe.transforms.quality.dedup import DedupRules, Summary, find_duplicates
 from tunescribe.transforms.quality.find_duplicates import FindDuplicates
@@ -30,6 +34,8 @@ from tunescribe.transforms.quality.rules import CaptionRules, caption_failures
 from tunescribe.transforms.stage import REJECTS, Rejected, RunStage
 
 DECISION_STAGES = ("quality", "decontaminate", "dedup")
+# Output tag of the dropped-caption records.
+DROPPED = "dropped_captions"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +55,22 @@ def judge_captions(clip: Clip, rules: CaptionRules) -> tuple[Clip, list[tuple[in
         failures = caption_failures(caption, clip, rules)
         (dropped.append((i, failures)) if failures else kept.append(caption))
     return dataclasses.replace(clip, captions=tuple(kept)), dropped
+
+
+def dropped_caption(clip: Clip, index: int, caption: Caption, stage: str, failures: list) -> DroppedCaption:
+    """The record of a caption taken off `clip`: reason is the first failure, detail lists all."""
+    return DroppedCaption(
+        key=clip.key, source_id=clip.source_id, clip_index=clip.clip_index, caption_index=index, stage=stage,
+        reason=failures[0][0], detail="; ".join(f"{r}: {t}" for r, t in failures), task=caption.task,
+        backend=caption.backend, prompt_id=caption.prompt_id, prompt_version=caption.prompt_version,
+        text=caption.text, input_uri=clip.input_uri, model_id=caption.model_id,
+        model_revision=caption.model_revision, seed=caption.seed)
+
+
+def caption_drops(clip: Clip, rules: CaptionRules) -> list[DroppedCaption]:
+    """Every caption of `clip` that fails a caption rule, as a record (stage "quality")."""
+    _, dropped = judge_captions(clip, rules)
+    return [dropped_caption(clip, i, clip.captions[i], "quality", failures) for i, failures in dropped]
 
 
 def clip_verdict(clip: Clip, d: Decisions) -> tuple[Optional[Clip], list[tuple[str, str]]]:
@@ -92,23 +114,27 @@ def contamination_hit(clip: Clip, index: EvalIndex, rules: DedupRules) -> Option
     return contamination(clip, index, max_ber, rules.min_overlap_s, rules.min_coverage)
 
 
-def after_dedup(clip: Clip, verdict) -> Union[Clip, Reject]:
-    """The clip as dedup's verdict leaves it: itself, itself less its near-duplicate captions, or
-    its reject naming the kept twin."""
+def after_dedup(clip: Clip, verdict) -> tuple[Union[Clip, Reject], list[DroppedCaption]]:
+    """The clip as dedup's verdict leaves it — itself, itself less its near-duplicate captions, or
+    its reject naming the kept twin — and the records of the captions it lost."""
     if verdict is None:
-        return clip
+        return clip, []
     if verdict.reason:
-        return reject_of(clip, "dedup", verdict.reason, f"{verdict.detail}; kept: {verdict.twin}")
+        return reject_of(clip, "dedup", verdict.reason, f"{verdict.detail}; kept: {verdict.twin}"), []
+    why = [("near_duplicate_caption", f"near-duplicates a caption of {verdict.twin}")]
+    lost = [dropped_caption(clip, i, c, "dedup", why) for i, c in enumerate(clip.captions) if i in verdict.drop_captions]
     return dataclasses.replace(clip, captions=tuple(c for i, c in enumerate(clip.captions)
-                                                    if i not in verdict.drop_captions))
+                                                    if i not in verdict.drop_captions)), lost
 
 
-def decide_in_process(clips, d: Decisions) -> tuple[list[Clip], list[Reject]]:
-    """DecideQuality's decisions in one process, from the same pieces: (accepted, rejects). For
-    `tunescribe filter --dry-run`, which counts what each rule would drop without a pipeline."""
+def decide_in_process(clips, d: Decisions) -> tuple[list[Clip], list[Reject], list[DroppedCaption]]:
+    """DecideQuality's decisions in one process, from the same pieces: (accepted, rejects, dropped
+    captions). For `tunescribe filter --dry-run`, which counts what each rule would drop without a
+    pipeline."""
     index = EvalIndex([load_eval_set(e) for e in d.eval_sets]) if d.eval_sets else None
-    survivors, rejects = [], []
+    survivors, rejects, dropped = [], [], []
     for clip in clips:
+        dropped += caption_drops(clip, d.captions)
         judged, failures = clip_verdict(clip, d)
         hit = None if failures else index and contamination_hit(judged, index, d.dedup)
         if failures:
@@ -120,9 +146,10 @@ def decide_in_process(clips, d: Decisions) -> tuple[list[Clip], list[Reject]]:
     verdicts = find_duplicates([Summary.of(c) for c in survivors], d.dedup)
     accepted = []
     for clip in survivors:
-        outcome = after_dedup(clip, verdicts.get(clip.key))
+        outcome, lost = after_dedup(clip, verdicts.get(clip.key))
         (rejects if isinstance(outcome, Reject) else accepted).append(outcome)
-    return accepted, rejects
+        dropped += lost
+    return accepted, rejects, sorted(dropped, key=DroppedCaption.sort_key)
 
 
 class _Decontaminate(beam.DoFn):
@@ -150,18 +177,21 @@ def _index_of(eval_sets) -> EvalIndex:
 
 
 class _ApplyDedup(beam.DoFn):
-    """(key, {"clip": [clip], "verdict": [at most one Verdict]}) -> the clip as dedup leaves it."""
+    """(key, {"clip": [clip], "verdict": [at most one Verdict]}) -> the clip as dedup leaves it
+    (or its reject), and the records of the captions it lost (DROPPED)."""
 
     def process(self, joined):
         _, groups = joined
         verdict = groups["verdict"][0] if groups["verdict"] else None
         for clip in groups["clip"]:
-            outcome = after_dedup(clip, verdict)
+            outcome, lost = after_dedup(clip, verdict)
             yield beam.pvalue.TaggedOutput(REJECTS, outcome) if isinstance(outcome, Reject) else outcome
+            for record in lost:
+                yield beam.pvalue.TaggedOutput(DROPPED, record)
 
 
 class DecideQuality(beam.PTransform):
-    """candidates -> (accepted, [rejects...]); see the module docstring."""
+    """candidates -> (accepted, [rejects...], dropped captions); see the module docstring."""
 
     def __init__(self, decisions: Decisions):
         super().__init__()
@@ -178,6 +208,10 @@ class DecideQuality(beam.PTransform):
         results = (
             {"clip": clean | "KeyClips" >> beam.Map(lambda c: (c.key, c)), "verdict": verdicts}
             | "JoinVerdicts" >> beam.CoGroupByKey()
-            | "ApplyDedup" >> beam.ParDo(_ApplyDedup()).with_outputs(REJECTS, main="accepted")
+            | "ApplyDedup" >> beam.ParDo(_ApplyDedup()).with_outputs(REJECTS, DROPPED, main="accepted")
         )
-        return results.accepted, [bad_quality, contaminated, results[REJECTS]]
+        # From the candidates themselves, not from PerClip: a clip the rules reject (no caption
+        # left, or too silent) still leaves the records of its failing captions.
+        by_rules = candidates | "CaptionDrops" >> beam.FlatMap(caption_drops, d.captions)
+        dropped = (by_rules, results[DROPPED]) | "AllDroppedCaptions" >> beam.Flatten()
+        return results.accepted, [bad_quality, contaminated, results[REJECTS]], dropped

@@ -105,6 +105,32 @@ LABEL = re.compile(r"(?<!record )(?<!record)\blabel(s|ed|led)?\b|\btags?\s*[:=]|
 # Naming a piece instead of describing it: "titled ...", "called '...'", quoted titles.
 TITLE = re.compile(r"\b(titled|entitled|song called|track called|song named|track named|by the (band|artist|"
                    r"singer|group) )\b|[\"“][A-Z][^\"”]{2,60}[\"”]")
+# Talk about the prompt or the task instead of (or around) a caption, as small chat models write it:
+# "The song description sentence is: ...", "This sentence captures the essence of the attributes",
+# "Don't forget to add the artist name" (the prompt's own words echoed). Tuned on SmolLM2's answers
+# to MusicCaps train rows; MusicCaps' human captions never say these.
+TASK_TALK = re.compile(
+    r"\b(song description|description sentence|descriptive (sentence|passage)|(this|the|a|each|that) sentence|"
+    r"(the|this|these|following|given|single|new)[ _](attributes?|keywords)|new_attributes?|"
+    r"(artist|album|band|song's artist) name|don'?t forget|do not forget|paraphras\w*|summari[sz]e\w*|"
+    r"the (description|caption|summary|prompt|instruction|task)\b|(this|the) (description|caption) "
+    r"(is|was|uses|captures|includes|describes)|the use of the word|the word \"|smollm\w*|"
+    r"python dictionary|dictionary|ladies and gentlemen|i'?m (thrilled|excited|happy|pleased)|"
+    r"(share|present) (a|this|the) (song|track|piece) with you)\b", re.I)
+# Telling a story about the piece instead of describing the sound: who wrote it, whom it honours,
+# its fame. From tags alone a model cannot know any of it. Tuned on SmolLM2's train-row answers.
+STORY = re.compile(
+    r"\b(tribute to|in honou?r of|legend(ary|s)?|masterpiece|written by|composed by|"
+    r"released (on|in|by|as)|debut|record label|hit single|grammy|renowned|world-famous|famous for|"
+    r"the (band|artist|singer|composer|musician)'s|(his|her|their) (career|journey|life)|musical journey|"
+    r"a local musician|the original (song|version)|testament to|rumou?red|woven into|the fabric of|"
+    r"dedication to)\b", re.I)
+# Two or more capitalised words in a row that do not start a sentence: a name ("Kenny Dexter",
+# "Back to the Future") used as a noun: not followed by a lowercase word, as a style is ("a Middle
+# Eastern song", "an Arabic Pop track"). Words from the clip's own tags and vocabulary words (genres,
+# instruments, moods) do not count, nor does the sentence's first word.
+NAME = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]+(?:[ -](?:(?:of|the|to|and|de|la|van|von) )?[A-Z][a-z]+)+(?! [a-z])")
+
 # Content that is not music at all.
 NON_MUSIC = re.compile(
     r"\b(podcast|interview|lecture|news (report|broadcast)|audiobook|talk show|speech|speaking|talking|"

@@ -32,8 +32,18 @@ class CaptionRules:
     max_probability_leaks: Optional[int] = 0
     max_label_leaks: Optional[int] = 0
     max_title_leaks: Optional[int] = 0
+    max_task_talk: Optional[int] = 0  # "The song description sentence is: ...", the prompt's words echoed
+    max_story_claims: Optional[int] = 0  # "a tribute to the legendary ...", "written by a local musician"
+    max_invented_names: Optional[int] = 0  # capitalised names the tags do not hold
+    max_tag_list_run: Optional[int] = 5  # longest comma-separated run of the tags' own words
+    max_tag_list_share: Optional[float] = 0.9  # share of words in such runs (of 3 or more segments)
     reject_non_music: bool = True  # names non-music content and nothing musical
     max_unsupported_instruments: Optional[int] = 0
+    # Captions of these backends are written from the tags alone (the model never heard the
+    # audio): an instrument, genre or mood the tags do not support is invented, and a bare list of
+    # the tags is no description. Human, template and audio captions are exempt from these two.
+    from_tags_backends: tuple[str, ...] = ("transformers", "openai")
+    max_unsupported_attributes: Optional[int] = 0
     # Voice claims contradict a clip whose measured voice share (first of `voice_stats` present in
     # Clip.stats) is at most max_voice_share, or, without such a stat, whose tags say instrumental.
     voice_stats: tuple[str, ...] = ("vocal_ratio", "singing_ratio", "speech_ratio")
@@ -91,6 +101,7 @@ def caption_failures(caption: Caption, clip: Clip, rules: CaptionRules) -> list[
     for stat, limit, reason, kind in (
         ("refusals", rules.max_refusals, "refusal", "refusal"),
         ("meta_text", rules.max_meta_text, "meta_text", "meta_text"),
+        ("task_talk", rules.max_task_talk, "task_talk", "task_talk"),
         ("probability_leaks", rules.max_probability_leaks, "leaked_probability", "probability"),
         ("label_leaks", rules.max_label_leaks, "leaked_label", "label"),
     ):
@@ -98,11 +109,28 @@ def caption_failures(caption: Caption, clip: Clip, rules: CaptionRules) -> list[
             out.append((reason, f"{stat} {s[stat]:.0f} > {limit}: {quote(kind)}"))
     if rules.max_title_leaks is not None and (s.get("title_leaks") or 0) > rules.max_title_leaks:
         out.append(("leaked_title", f"names the piece: {', '.join(filter(None, (quote('title'), quote('name'))))}"))
+    if rules.max_invented_names is not None and (s.get("invented_names") or 0) > rules.max_invented_names:
+        out.append(("invented_name", f"names no tag holds: {quote('invented_name')}"))
+    if rules.max_story_claims is not None and (s.get("story_claims") or 0) > rules.max_story_claims:
+        out.append(("invented_story", f"tells a story the tags cannot: {quote('story')}"))
+    # Template captions are the tags put in sentences by design, and people list what they hear:
+    # a list of tags is a failure only of a model asked to describe them.
+    from_tags = caption.backend in rules.from_tags_backends
+    if from_tags and rules.max_tag_list_run is not None and (s.get("tag_list_run") or 0) > rules.max_tag_list_run:
+        out.append(("tag_list", f"lists {s['tag_list_run']:.0f} tags in a row instead of describing "
+                                f"(max_tag_list_run {rules.max_tag_list_run})"))
+    elif from_tags and rules.max_tag_list_share is not None and (s.get("tag_list_run") or 0) >= 3 and \
+            (s.get("tag_list_share") or 0) > rules.max_tag_list_share:
+        out.append(("tag_list", f"{100 * s['tag_list_share']:.0f}% of its words are its tags, listed "
+                                f"(max_tag_list_share {rules.max_tag_list_share})"))
     if rules.reject_non_music and s.get("music_terms") == 0 and (s.get("non_music_terms") or 0) > 0:
         out.append(("non_music_content", f"describes no music, only: {quote('non_music')}"))
     if rules.max_unsupported_instruments is not None and \
             (s.get("unsupported_instruments") or 0) > rules.max_unsupported_instruments:
         out.append(("hallucinated_instrument", f"not in the tags or attributes: {quote('unsupported_instrument')}"))
+    if rules.max_unsupported_attributes is not None and from_tags and \
+            (s.get("unsupported_attributes") or 0) > rules.max_unsupported_attributes:
+        out.append(("unsupported_attribute", f"written from tags that do not name: {quote('unsupported_attribute')}"))
     out += _contradictions(s, clip, rules, quote)
     out += _audio_text(s, clip, rules)
     return out

@@ -1,5 +1,6 @@
 """Text stats of one caption: length, language, repetition, and counts of the patterns that give a
-bad caption away (refusals, meta-text, leaked probabilities or labels, titles, non-music content).
+bad caption away (refusals, meta-text, leaked probabilities or labels, titles, non-music content,
+talk about the prompt or task).
 
 Pure functions of the text, computed once per caption and stored in `Caption.stats`; the quality
 rules (rules.py) decide on them with thresholds from the config.
@@ -92,6 +93,7 @@ def text_stats(text: str, names=()) -> tuple[dict, list[str]]:
         "title": _matches(lexicon.TITLE, text),
         "name": name_leaks(text, names),
         "non_music": _matches(lexicon.NON_MUSIC, text),
+        "task_talk": _matches(lexicon.TASK_TALK, text),
     }
     stats = {
         "n_words": float(len(tokens)),
@@ -106,6 +108,7 @@ def text_stats(text: str, names=()) -> tuple[dict, list[str]]:
         "title_leaks": float(len(found["title"]) + len(found["name"])),
         "non_music_terms": float(len(found["non_music"])),
         "music_terms": float(len(lexicon.MUSIC.findall(text)) + len(lexicon.INSTRUMENT.findall(text))),
+        "task_talk": float(len(found["task_talk"])),
     }
     findings = [f"{kind}: {m}" for kind, ms in found.items() for m in dict(Counter(ms))]
     return stats, findings

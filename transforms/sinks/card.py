@@ -135,6 +135,27 @@ def _limitations(facts: dict, stats: dict) -> list[str]:
     return out
 
 
+def _dropped(facts: dict, stats: dict) -> str:
+    dropped = stats.get("captions_dropped", {})
+    if not dropped.get("total"):
+        return "No caption was dropped.\n"
+    reasons = [[*k.split("/", 1), n] for k, n in dropped.get("by_reason", {}).items()]
+    models = [[*k.rsplit("/", 1), n] for k, n in dropped.get("by_model_task", {}).items()]
+    samples = [[reason, r["task"], f"{r['backend']}:{r['model_id'] or '-'}", _cell(r["text"])]
+               for (_, reason), e in facts["dropped_captions"].items() for r in e["examples"][:1]]
+    return (f"{dropped['total']} caption(s) were taken off their clips (`dropped_captions.parquet` has each with "
+            "its text and every rule it failed).\n\n"
+            + _table(["stage", "reason", "captions"], reasons) + "\n"
+            + _table(["backend:model", "task", "captions"], models) + "\n"
+            + (_table(["reason", "task", "model", "example of a dropped caption"], samples) if samples else ""))
+
+
+def _cell(text: str, limit: int = 160) -> str:
+    """A caption on one line of at most `limit` characters (_table escapes it)."""
+    one = " ".join(text.split())
+    return one if len(one) <= limit else one[:limit - 1] + "…"
+
+
 def render_card(name: str, facts: dict, stats: dict, shard_files: list[dict], settings: dict) -> str:
     header = yaml.safe_dump(_header(name, facts, shard_files), sort_keys=False, allow_unicode=True, width=1000)
     splits = [[s, v["clips"], f"{v['seconds'] / 3600:.2f}", v["shards"], v["artists"]] for s, v in facts["splits"].items()]
@@ -160,6 +181,8 @@ def render_card(name: str, facts: dict, stats: dict, shard_files: list[dict], se
         f"- `{wids_index_name('<split>')}`: wids shard index per split (url, md5sum, nsamples, filesize).\n"
         "- `clips/*.parquet`: the clip table (one file per shard), with `shard` and `shard_offset` of each sample.\n"
         "- `rejects.parquet`: every item or clip left out, with stage, reason and detail.\n"
+        "- `dropped_captions.parquet`: every caption the quality decisions took off a clip: its text, task, "
+        "backend, model, prompt, and the rules it failed.\n"
         "- `stats.json`, `report.html` (charts and a listening gallery), `SHA256SUMS`, `manifest.json`.\n",
         _table(["split", "clips", "hours", "shards", "artists"], splits),
         "\n### Fields\n", _table(["field", "type", "description"], fields),
@@ -171,6 +194,7 @@ def render_card(name: str, facts: dict, stats: dict, shard_files: list[dict], se
         "\n## Processing\n", _processing(settings),
         "\n## Filters and drop counts\n",
         _table(["stage", "reason", "dropped"], rejects) if rejects else "Nothing was filtered out.\n",
+        "\n### Dropped captions\n", _dropped(facts, stats),
         "\n## Captions\n",
         _table(["task", "backend", "prompt id", "prompt version", "model id", "model revision", "captions"], caption_rows)
         if caption_rows else "No captions.\n",

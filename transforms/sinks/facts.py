@@ -21,6 +21,7 @@ from tunescribe.transforms.sinks import layout
 MAX_VALUES = 1_000_000
 GALLERY_SIZE = 12
 EXAMPLES_PER_REASON = 3
+DROPPED_EXAMPLES_PER_REASON = 3
 TOP_TAGS = 30
 
 
@@ -122,6 +123,7 @@ def corpus_facts(corpus: str, gallery_size: int = GALLERY_SIZE, max_values: int 
         "value_stride": stride,
         "gallery": gallery_rows(top, firsts, gallery_size),
         "rejects": reject_facts(corpus),
+        "dropped_captions": dropped_caption_facts(corpus),
     }
 
 
@@ -177,4 +179,24 @@ def reject_facts(corpus: str) -> dict:
         entry["count"] += 1
         if len(entry["examples"]) < EXAMPLES_PER_REASON:
             entry["examples"].append(row)
+    return dict(sorted(grouped.items(), key=lambda kv: (-kv[1]["count"], kv[0])))
+
+
+def dropped_caption_facts(corpus: str) -> dict:
+    """{(stage, reason): {"count": n, "models": {backend:model/task: n}, "examples": [row, ...]}},
+    most frequent first. Examples: the rows whose key hashes lowest, so they spread over the corpus
+    and over tasks yet are the same on every build."""
+    path = layout.join(corpus, layout.DROPPED_CAPTIONS_FILE)
+    if not layout.exists(path):
+        return {}
+    grouped: dict[tuple, dict] = {}
+    for row in layout.read_table(path).to_pylist():
+        entry = grouped.setdefault((row["stage"], row["reason"]), {"count": 0, "models": Counter(), "examples": []})
+        entry["count"] += 1
+        model = f"{row['backend']}:{row['model_id']}" if row["model_id"] else row["backend"]
+        entry["models"][f"{model}/{row['task']}"] += 1
+        entry["examples"].append((hashlib.sha1(f"{row['key']}#{row['caption_index']}".encode()).hexdigest(), row))
+    for entry in grouped.values():
+        entry["models"] = dict(sorted(entry["models"].items()))
+        entry["examples"] = [row for _, row in sorted(entry["examples"], key=lambda x: x[0])[:DROPPED_EXAMPLES_PER_REASON]]
     return dict(sorted(grouped.items(), key=lambda kv: (-kv[1]["count"], kv[0])))

@@ -67,7 +67,7 @@ def finish_corpus(shards: list[dict], corpus: str, name: str, settings: dict, **
 
     files = {f"{layout.SHARDS_DIR}/{s['file']}": (s["filesize"], s["sha256"]) for s in shards}
     tables = {f"{layout.CLIPS_DIR}/{layout.table_name(s['file'])}" for s in shards}
-    for rel in sorted(tables | {layout.REJECTS_FILE, layout.STATS_FILE} | set(written)):
+    for rel in sorted(tables | {layout.REJECTS_FILE, layout.DROPPED_CAPTIONS_FILE, layout.STATS_FILE} | set(written)):
         data = written.get(rel)
         data = read_bytes(layout.join(corpus, rel)) if data is None else data
         files[rel] = (len(data), hashlib.sha256(data).hexdigest())

@@ -3,6 +3,7 @@
     <corpus>/shards/<name>-<split>-000000.tar   WebDataset shards, one series per split
     <corpus>/clips/<name>-<split>-000000.parquet  the clip table, one file per shard
     <corpus>/rejects.parquet                    everything that did not make it, with stage + reason
+    <corpus>/dropped_captions.parquet           every caption the decisions took off a clip, with its rule
     <corpus>/<split>.wids.json                  wids shard index per split (url, md5sum, nsamples, filesize)
     <corpus>/stats.json  README.md  report.html  SHA256SUMS
     <corpus>/manifest.json                      written last: the build finished; every file, size and sha256
@@ -29,6 +30,7 @@ from tunescribe.transforms.sinks.files import list_files, read_bytes
 SHARDS_DIR = "shards"
 CLIPS_DIR = "clips"
 REJECTS_FILE = "rejects.parquet"
+DROPPED_CAPTIONS_FILE = "dropped_captions.parquet"
 STATS_FILE = "stats.json"
 CARD_FILE = "README.md"
 REPORT_FILE = "report.html"

@@ -1,4 +1,4 @@
-"""Writes the clip table (one Parquet file per shard) and the rejects table.
+"""Writes the clip table (one Parquet file per shard), the rejects table and the dropped-captions table.
 
 Rows are sorted before writing, so a rerun writes the same bytes (Beam's WriteToParquet writes
 rows in arrival order, which no runner fixes). One clip file per shard keeps the table writable
@@ -13,7 +13,7 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tunescribe.schemas import CLIP_TABLE_SCHEMA, REJECT_SCHEMA
+from tunescribe.schemas import CLIP_TABLE_SCHEMA, DROPPED_CAPTION_SCHEMA, REJECT_SCHEMA
 from tunescribe.transforms.sinks.files import write_bytes_atomically
 
 
@@ -45,19 +45,34 @@ class WriteClipTable(beam.PTransform):
         return shard_rows | beam.ParDo(_WriteClipFile(self.output_dir))
 
 
-class WriteRejectTable(beam.PTransform):
-    """Rejects -> one sorted Parquet file; outputs its path. Rejects are few and small."""
+class _WriteRecordTable(beam.PTransform):
+    """Records (with sort_key() and to_row()) -> one sorted Parquet file; outputs its path."""
+
+    schema: pa.Schema
 
     def __init__(self, path: str):
         super().__init__()
         self.path = path
 
-    def expand(self, rejects):
-        path = self.path
+    def expand(self, records):
+        path, schema = self.path, self.schema
 
-        def write(all_rejects):
-            rows = [r.to_row() for r in sorted(all_rejects, key=lambda r: r.sort_key())]
-            write_bytes_atomically(path, parquet_bytes(rows, REJECT_SCHEMA))
+        def write(everything):
+            rows = [r.to_row() for r in sorted(everything, key=lambda r: r.sort_key())]
+            write_bytes_atomically(path, parquet_bytes(rows, schema))
             return path
 
-        return rejects | "All" >> beam.combiners.ToList() | "Write" >> beam.Map(write)
+        return records | "All" >> beam.combiners.ToList() | "Write" >> beam.Map(write)
+
+
+class WriteRejectTable(_WriteRecordTable):
+    """Rejects -> one sorted Parquet file; outputs its path. Rejects are few and small."""
+
+    schema = REJECT_SCHEMA
+
+
+class WriteDroppedCaptionTable(_WriteRecordTable):
+    """Dropped captions -> one sorted Parquet file; outputs its path. At most a few per clip, and
+    only short texts: one file, as the rejects."""
+
+    schema = DROPPED_CAPTION_SCHEMA

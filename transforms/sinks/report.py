@@ -1,7 +1,8 @@
 """The corpus's HTML report: one static file, no server, no script.
 
 Charts (matplotlib PNGs), a gallery of samples (audio player, spectrogram, tags, attributes,
-stats and every caption with its provenance) and the reject reasons with examples. Images and
+stats and every caption with its provenance), the reject reasons with examples, and the captions
+the decisions dropped: counts per rule and per model/task, and what the model wrote. Images and
 audio are embedded as data: URIs, so the file can be mailed or opened from anywhere. Every piece
 of text from the data is HTML-escaped, and a Content-Security-Policy forbids scripts outright,
 so a caption or tag holding markup shows as text.
@@ -84,6 +85,7 @@ def _overview(name: str, facts: dict, stats: dict, shards: list[dict]) -> str:
         ["shards", len(shards)], ["shard bytes", sum(s["filesize"] for s in shards)],
         ["sources ingested", sources.get("ingested", "")], ["sources accepted", sources.get("accepted", "")],
         ["sources rejected", sources.get("rejected", "")], ["rejects (all stages)", stats.get("rejects", {}).get("total", "")],
+        ["captions dropped", stats.get("captions_dropped", {}).get("total", "")],
         ["distinct tags", facts["tag_count"]],
         ["artists in more than one split", len(facts["artists_in_several_splits"])],
     ]
@@ -192,12 +194,34 @@ def _rejects(facts: dict) -> str:
     return "<h2 id=rejects>Reject reasons</h2>" + charts + body
 
 
+def _dropped_captions(facts: dict, stats: dict) -> str:
+    dropped = facts["dropped_captions"]
+    if not dropped:
+        return "<h2 id=dropped>Dropped captions</h2><p>No caption was dropped.</p>"
+    counts = [[stage, reason, e["count"], ", ".join(f"{m}: {n}" for m, n in e["models"].items())]
+              for (stage, reason), e in dropped.items()]
+    by_model = stats.get("captions_dropped", {}).get("by_model_task", {})
+    samples = [[stage, reason, f"{r['key']} #{r['caption_index']}", f"{r['backend']}:{r['model_id'] or '-'}",
+                r["task"], r["text"], r["detail"]]
+               for (stage, reason), e in dropped.items() for r in e["examples"]]
+    charts = '<div class=charts>' + img(figures.bars(
+        {f"{s}/{r}": e["count"] for (s, r), e in dropped.items()}, "Dropped captions per rule", "captions"),
+        "dropped captions per rule") + (img(figures.bars(by_model, "Dropped captions per model/task", "captions"),
+                                            "dropped captions per model and task") if by_model else "") + "</div>"
+    return (f"<h2 id=dropped>Dropped captions</h2><p class=meta>{sum(e['count'] for e in dropped.values())} "
+            f"caption(s) taken off their clips; each is in {layout.DROPPED_CAPTIONS_FILE} with its text, "
+            "provenance and every rule it failed.</p>" + charts
+            + table(["stage", "reason", "captions", "per model/task"], counts, numeric={2})
+            + "<h3>Samples</h3>" + table(["stage", "reason", "clip", "model", "task", "text", "why"], samples))
+
+
 def render_report(corpus: str, name: str, facts: dict, stats: dict, shards: list[dict]) -> str:
     sections = [_overview(name, facts, stats, shards), _splits(facts), _distributions(facts), _labels(facts),
-                _gallery(corpus, facts), _rejects(facts)]
+                _gallery(corpus, facts), _rejects(facts), _dropped_captions(facts, stats)]
     nav = " · ".join(f'<a href="#{a}">{t}</a>' for a, t in [("overview", "overview"), ("splits", "splits"),
                                                             ("stats", "audio stats"), ("tags", "labels"),
-                                                            ("gallery", "gallery"), ("rejects", "rejects")])
+                                                            ("gallery", "gallery"), ("rejects", "rejects"),
+                                                            ("dropped", "dropped captions")])
     return ("<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             '<link rel=icon href="data:,">'
