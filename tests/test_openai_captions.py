@@ -38,8 +38,14 @@ def served(lm, tmp_path_factory):
         yield url, str(lm)
 
 
+TIMEOUT_S = 4.0
+STALL_S = 60.0
+
+
 def http_captioner(base_url, model="m", tasks=("writing", "summary"), batch=32, **endpoint):
-    settings = {"max_retries": 2, "timeout_s": 0.5, "backoff_s": 0.01, "max_backoff_s": 0.05, **endpoint}
+    # The deadline is far past any answer's time on a busy machine: only a "timeout" fault, which
+    # stalls for STALL_S (or until its server stops), reaches it.
+    settings = {"max_retries": 2, "timeout_s": TIMEOUT_S, "backoff_s": 0.01, "max_backoff_s": 0.05, **endpoint}
     handler = OpenAIChatHandler(Endpoint(base_url, model, **settings),
                                 GenerationParams(max_new_tokens=8, temperature=0.7, seed=1),
                                 Batching(min_batch_size=batch, max_batch_size=batch))
@@ -67,8 +73,8 @@ def test_http_backend_against_transformers_serve(served):
 def test_transient_faults_are_retried_through_a_proxy_to_the_real_server(served):
     url, model = served
     faults = ["429", "500", "timeout", "empty", "malformed", "no_choices"]
-    with FaultServer(upstream=url, plan=fail_first(faults), stall_s=1.0) as proxy:
-        captioner = http_captioner(proxy.base_url, model, tasks=("writing",), max_retries=6, timeout_s=0.5)
+    with FaultServer(upstream=url, plan=fail_first(faults), stall_s=STALL_S) as proxy:
+        captioner = http_captioner(proxy.base_url, model, tasks=("writing",), max_retries=6)
         clips, rejects = run_stage(captioner, CLIPS[:2])
         log = list(proxy.log)
     # Each request met every fault once, in order, then reached the real server.
@@ -84,7 +90,7 @@ def test_transient_faults_are_retried_through_a_proxy_to_the_real_server(served)
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_persistent_fault_ends_in_rejects_with_reason(fault):
-    with FaultServer(plan=always(fault), stall_s=1.0) as server:
+    with FaultServer(plan=always(fault), stall_s=STALL_S) as server:
         clips, rejects = run_stage(http_captioner(server.base_url), CLIPS[:2])
         attempts = list(server.attempts.values())
     assert sorted(c.key for c in clips) == ["k0", "k1"] and all(c.captions == () for c in clips)
