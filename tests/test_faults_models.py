@@ -53,7 +53,8 @@ attributes: {{extractors: []}}
 
 TIMEOUT_S = 4.0
 STALL_S = 60.0  # a "timeout" fault answers after this (or as the server stops): never within TIMEOUT_S
-GOOD = "A warm rock song led by a clean electric guitar, relaxed and melodic, with a gentle warm tone."
+# Names only what its tags say (rock, guitar): the caption rules drop a mood or instrument the tags lack.
+GOOD = "A rock song led by a clean guitar line, with a steady beat and a simple melody that repeats."
 REFUSAL = "As an AI language model, I cannot listen to audio, so I cannot describe this music."
 # A runaway answer: far past max_words, words varied enough not to read as a repetition loop.
 LONG = " ".join(f"the guitar line {w} turns" for w in
