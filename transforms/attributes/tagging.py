@@ -136,12 +136,14 @@ def _failed_batch(element, stage: str):
 class TagAudio(beam.PTransform):
     """clips -> (clips with the model's tags merged in, rejects)."""
 
+    attach = staticmethod(_attach)  # (PredictionResult) -> clip with tags; another tagger reads its own scores
+
     def __init__(self, handler: AudioClassificationHandler, stage: str = "tagging"):
         super().__init__()
         self.handler, self.stage = handler, stage
 
     def expand(self, clips):
         predicted, failed = clips | "RunInference" >> RunInference(self.handler).with_exception_handling()
-        tagged = predicted | "MergeTags" >> beam.Map(_attach)
+        tagged = predicted | "MergeTags" >> beam.Map(self.attach)
         rejects = failed.failed_inferences | "FailedBatches" >> beam.FlatMap(_failed_batch, self.stage)
         return tagged, rejects

@@ -35,14 +35,13 @@ import dataclasses
 import math
 from typing import Optional
 
-import apache_beam as beam
 import numpy as np
 import scipy.ndimage as nd
-from apache_beam.ml.inference.base import PredictionResult, RunInference
+from apache_beam.ml.inference.base import PredictionResult
 
 from tunescribe.schemas import Tag
 from tunescribe.transforms.attributes.extract import mono_at
-from tunescribe.transforms.attributes.tagging import _failed_batch
+from tunescribe.transforms.attributes.tagging import TagAudio
 from tunescribe.transforms.ingest.vocabulary import categorise
 from tunescribe.transforms.models.yamnet import PatchScores, YamnetHandler
 
@@ -157,16 +156,12 @@ def _attach(result: PredictionResult):
     return dataclasses.replace(clip, tags=tuple(clip.tags) + tuple(added))
 
 
-class TagWithYamnet(beam.PTransform):
-    """clips (with their PCM) -> (clips with YAMNet's tags added, rejects)."""
+class TagWithYamnet(TagAudio):
+    """clips (with their PCM) -> (clips with YAMNet's tags added, rejects): TagAudio's steps and failure
+    path, with YAMNet's pooling and ranking."""
+
+    attach = staticmethod(_attach)
 
     def __init__(self, handler: YamnetHandler, stage: str = "tagging"):
-        super().__init__()
-        self.handler, self.stage = handler, stage
-
-    def expand(self, clips):
-        predicted, failed = clips | "RunInference" >> RunInference(self.handler).with_exception_handling()
-        tagged = predicted | "YamnetTags" >> beam.Map(_attach)
-        rejects = failed.failed_inferences | "FailedBatches" >> beam.FlatMap(_failed_batch, self.stage)
-        return tagged, rejects
+        super().__init__(handler, stage)
 

@@ -33,7 +33,6 @@ import csv
 import dataclasses
 import hashlib
 import os
-import struct
 from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
