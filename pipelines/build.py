@@ -33,9 +33,7 @@ from tunescribe.transforms.ingest.dedup import DropDuplicateSources
 from tunescribe.transforms.ingest.folder import AUDIO_EXTENSIONS, ListAudioFolder
 from tunescribe.transforms.ingest.fetch import FetchAudio
 from tunescribe.transforms.ingest.manifest import ParseManifestRow, ReadManifest
-from tunescribe.transforms.ingest.remote import RemoteOptions
 from tunescribe.transforms.ingest.roots import KeepInsideRoots
-from tunescribe.transforms.ingest.youtube import YoutubeOptions
 from tunescribe.schemas import CLIP_SCHEMA_VERSION, REJECT_SCHEMA_VERSION
 from tunescribe.transforms.per_item import AudioPath, Step
 from tunescribe.transforms.quality.fingerprint import ComputeAudioIdentity
@@ -103,8 +101,7 @@ def audio_steps(cfg: BuildConfig, provenance: dict, tags_later: bool) -> tuple[S
     if not tags_later:
         analysis[-1] = dataclasses.replace(analysis[-1], counted="measured")
     return (
-        Step("fetch", FetchAudio(RemoteOptions(**cfg.remote.model_dump(exclude={"temp_dir"})),
-                                 YoutubeOptions(**cfg.youtube.model_dump()), cfg.remote.temp_dir), "fetched"),
+        Step("fetch", FetchAudio(cfg.remote, cfg.youtube), "fetched"),
         # Decoded and cut in one pass: a clip's PCM at a time, whatever the source's length.
         Step("decode", DecodeAndCut(
             DecodeAudio(cfg.audio.sample_rate, cfg.audio.channels, cfg.audio.max_source_s),

@@ -156,20 +156,15 @@ CaptionModels = Annotated[list[CaptionModel], AfterValidator(_unique_names)]
 
 
 def resolve_model_paths(models: list, base: str) -> list:
-    """Local model folders given relative to the config file -> absolute; hub ids stay."""
+    """Local models and tokenizers given relative to the config file -> absolute; hub ids stay."""
+    from tunescribe.pipelines.config.base import resolve_model_path  # the config imports this module
+
     out = []
     for m in models:
-        if isinstance(m, _Local) and m.model.startswith("~"):
-            m = m.model_copy(update={"model": os.path.expanduser(m.model)})
-        if isinstance(m, _Local) and not os.path.isabs(m.model):
-            candidate = os.path.normpath(os.path.join(base, m.model))
-            # a .gguf is always a file path (a hub GGUF is `model: org/name` plus `gguf_file`)
-            if m.model.startswith(("./", "../")) or m.model.endswith(".gguf") or os.path.isdir(candidate):
-                m = m.model_copy(update={"model": candidate})
-        if isinstance(m, OpenAIText) and m.tokenizer and not os.path.isabs(m.tokenizer):
-            candidate = os.path.normpath(os.path.join(base, m.tokenizer))
-            if m.tokenizer.startswith(("./", "../")) or os.path.isdir(candidate):
-                m = m.model_copy(update={"tokenizer": candidate})
+        if isinstance(m, _Local):
+            m = m.model_copy(update={"model": resolve_model_path(m.model, base)})
+        if isinstance(m, OpenAIText) and m.tokenizer:
+            m = m.model_copy(update={"tokenizer": resolve_model_path(m.tokenizer, base)})
         out.append(m)
     return out
 

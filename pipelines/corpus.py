@@ -19,7 +19,6 @@ import json
 import apache_beam as beam
 
 from tunescribe.pipelines.config import BuildConfig
-from tunescribe.pipelines.quality import decisions_of
 from tunescribe.transforms.audio.store import AudioStore, PruneAudioStore
 from tunescribe.transforms.corpus.accounting import SummariseRun
 from tunescribe.transforms.corpus.guard import CheckErrorRatios
@@ -62,7 +61,7 @@ def write_corpus(p: beam.Pipeline, cfg: BuildConfig, candidates, rejects: list, 
     `run_facts`: run-level fields of stats.json (tool version, config hash). Returns
     (shard rows, manifest path) for steps that must come after the corpus is complete."""
     out = cfg.output.rstrip("/")
-    accepted, decided_rejects, dropped_captions = candidates | "DecideQuality" >> DecideQuality(decisions_of(cfg))
+    accepted, decided_rejects, dropped_captions = candidates | "DecideQuality" >> DecideQuality(cfg.quality)
     stored = candidates | "WriteCandidates" >> WriteCandidates(
         f"{out}/{WORK_DIR}/{CANDIDATES_FILE}", {MAKER_HASH_KEY: clip_config_hash(cfg)})
     all_rejects = [*rejects, *decided_rejects] | "AllRejects" >> beam.Flatten()

@@ -8,26 +8,7 @@ from tunescribe.pipelines.config import BuildConfig
 from tunescribe.transforms.audio.encode import LoadAudio, drop_audio
 from tunescribe.transforms.audio.store import AudioStore
 from tunescribe.transforms.quality.caption_stats import ComputeCaptionStats
-from tunescribe.transforms.quality.decide import Decisions
-from tunescribe.transforms.quality.decontaminate import EvalSetSpec
-from tunescribe.transforms.quality.dedup import DedupRules
-from tunescribe.transforms.quality.gate import QualityThresholds
-from tunescribe.transforms.quality.rules import CaptionRules
 from tunescribe.transforms.stage import RunStage
-
-
-def decisions_of(cfg: BuildConfig) -> Decisions:
-    q = cfg.quality
-    c = q.captions.model_dump()
-    c["languages"], c["voice_stats"] = tuple(c["languages"]), tuple(c["voice_stats"])
-    c["from_tags_backends"] = tuple(c["from_tags_backends"])
-    return Decisions(
-        clip=QualityThresholds(q.min_duration_s, q.max_silence_ratio, q.require_caption),
-        captions=CaptionRules(**c),
-        dedup=DedupRules(**q.dedup.model_dump()),
-        eval_sets=tuple(EvalSetSpec(e.name, e.path, e.id_column, tuple(sorted(e.where.items())), e.audio_column,
-                                    e.audio_root) for e in q.decontaminate),
-    )
 
 
 def quality_stats(clips, cfg: BuildConfig, store: AudioStore):

@@ -27,7 +27,7 @@ def _write(tmp_path, text):
 def test_good_config_resolves_paths_relative_to_the_file(tmp_path):
     cfg = load_config(str(_write(tmp_path, GOOD)))
     assert cfg.inputs[0].path == str(tmp_path / "m.csv") and cfg.output == str(tmp_path / "out")
-    assert cfg.inputs[0].columns.tags == ["genre"] and cfg.shards.max_bytes == 64 * 2**20
+    assert cfg.inputs[0].columns.tags == ("genre",) and cfg.shards.max_bytes == 64 * 2**20
     assert load_config(str(_write(tmp_path, GOOD)), output="/elsewhere").output == "/elsewhere"
 
 
@@ -42,7 +42,7 @@ def test_hash_ignores_output_but_not_settings(tmp_path):
     ("audio: {channels: 3}", "audio.channels"),
     ("segment: {window_s: -1}", "segment.window_s"),
     ("segment: {window_s: 5, hop_s: 10}", "hop_s larger than window_s"),
-    ("shards: {max_bytes: lots}", "not a size"),
+    ("shards: {max_bytes: lots}", "shards.max_bytes: could not parse"),
     ("quality: {max_silence_ratio: 2}", "quality.max_silence_ratio"),
 ])
 def test_bad_values_name_the_key(tmp_path, extra, message):

@@ -42,7 +42,7 @@ def test_local_paths_pass_through():
 
 
 def test_fetched_copy_is_decoded_then_removed(served, tmp_path):
-    fetch = FetchAudio(FAST, temp_dir=str(tmp_path / "fetch"))
+    fetch = FetchAudio(FAST.model_copy(update={"temp_dir": str(tmp_path / "fetch")}))
     fetch.setup()
     try:
         (direct,) = fetch.process(item(served.url + "/audio/tone.ogg", 1.0, 3.0))
@@ -103,7 +103,7 @@ def test_stage_sends_every_failure_to_the_rejects(served, tmp_path):
     ]
     with beam.Pipeline() as p:
         fetched, bad_fetch = p | beam.Create(items) | "Fetch" >> RunStage(
-            "fetch", FetchAudio(FAST, temp_dir=str(tmp_path / "fetch")))
+            "fetch", FetchAudio(FAST.model_copy(update={"temp_dir": str(tmp_path / "fetch")})))
         decoded, bad_decode = fetched | "Decode" >> RunStage("decode", DecodeAudio(sample_rate=16000))
         assert_that(decoded | beam.Map(lambda a: (a.source_id, a.offset_s, round(a.duration_s, 2))), equal_to([
             ("local", 0.0, 2.0), ("http", 0.0, 6.0), ("page", 1.0, 2.0), ("video", 2.0, 3.0),

@@ -1,10 +1,10 @@
-"""The quality gate rejects on stored stats, with the first failing reason and all failures listed."""
+"""The clip rules reject on stored stats, with the first failing reason and all failures listed."""
 
 import pytest
 
 from tunescribe.schemas import Caption, Clip, Provenance
-from tunescribe.transforms.quality.gate import QualityGate, QualityThresholds, check_clip
-from tunescribe.transforms.stage import Rejected
+from tunescribe.transforms.quality.decide import Decisions, decide_in_process
+from tunescribe.transforms.quality.gate import QualityThresholds, check_clip
 
 CAP = Caption("A piano piece.", "template", "template", "p", "1")
 
@@ -16,7 +16,8 @@ def _clip(duration=10.0, silence=0.0, captions=(CAP,)):
 
 
 def test_good_clip_passes():
-    assert len(list(QualityGate().process(_clip()))) == 1
+    accepted, rejects, _ = decide_in_process([_clip()], Decisions())
+    assert [c.key for c in accepted] == ["k_00000"] and rejects == []
     assert check_clip(_clip(), QualityThresholds()) == []
 
 
@@ -27,9 +28,8 @@ def test_good_clip_passes():
     (_clip(captions=()), "no_caption"),
 ])
 def test_failures(clip, reason):
-    with pytest.raises(Rejected) as exc:
-        list(QualityGate().process(clip))
-    assert exc.value.reason == reason
+    accepted, rejects, _ = decide_in_process([clip], Decisions())
+    assert accepted == [] and [(r.stage, r.reason) for r in rejects] == [("quality", reason)]
 
 
 def test_all_failures_are_listed_and_thresholds_apply():

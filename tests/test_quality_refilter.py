@@ -18,7 +18,6 @@ from tunescribe.pipelines.commands.build import run_build
 from tunescribe.pipelines.commands.filter import report, run_filter
 from tunescribe.pipelines.commands.validate import validate_corpus
 from tunescribe.pipelines.config import ConfigError, load_config
-from tunescribe.pipelines.quality import decisions_of
 from tunescribe.transforms.quality.candidates import CANDIDATES_FILE, read_candidates
 from tunescribe.transforms.quality.decide import DECISION_STAGES, decide_in_process
 
@@ -72,7 +71,7 @@ def test_refilter_equals_full_rebuild(tmp_path, audio_dev):
     stored = read_candidates(f"{built['strict'].output}/.tunescribe/{CANDIDATES_FILE}")
 
     for name, cfg in built.items():
-        accepted, rejects, dropped = decide_in_process(stored, decisions_of(cfg))  # the dry run's decisions
+        accepted, rejects, dropped = decide_in_process(stored, cfg.quality)  # the dry run's decisions
         rebuilt_accepted, rebuilt_rejects = _outcome(cfg.output)
         assert sorted((c.key, tuple(k.text for k in c.captions)) for c in accepted) == rebuilt_accepted
         assert sorted((r.key, r.stage, r.reason) for r in rejects) == rebuilt_rejects
@@ -101,7 +100,7 @@ def test_refilter_equals_full_rebuild(tmp_path, audio_dev):
             assert any(0 < len(c.captions) < before[c.key] for c in accepted)
         else:
             assert any(r.reason == "duplicate_audio_near" for r in rejects)
-    dry = report(stored, decisions_of(built["strict"]), 5)
+    dry = report(stored, built["strict"].quality, 5)
     assert "clips dropped" in dry and "quality/task_talk" in dry and "legendary harpist" in dry
 
     # The written corpus: strict -> loose (clips come back: their audio is in the stats store) and

@@ -35,7 +35,6 @@ from tunescribe.pipelines.build import audio_store, tool_version
 from tunescribe.pipelines.commands.build import prepare_output, summary
 from tunescribe.pipelines.config import BuildConfig, ConfigError, load_config
 from tunescribe.pipelines.corpus import DECIDED_STAGES, FILTER_SECTIONS, MAKER_HASH_KEY, clip_config_hash, write_corpus
-from tunescribe.pipelines.quality import decisions_of
 from tunescribe.pipelines.stops import run_or_stop
 from tunescribe.schemas import Clip, Reject
 from tunescribe.transforms.audio.store import AudioStore
@@ -184,7 +183,7 @@ def run(args, beam_args) -> int:
         raise ConfigError(f"{args.corpus} has no stats store ({store}): build it with this version first")
     cfg = load_config(args.config, args.output)
     if args.dry_run:
-        print(report(read_candidates(store), decisions_of(cfg), args.bins))
+        print(report(read_candidates(store), cfg.quality, args.bins))
         return 0
     started = time.monotonic()
     code, stats = run_or_stop(lambda: run_filter(args.corpus, cfg, beam_args), cfg.output)

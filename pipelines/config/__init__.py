@@ -2,22 +2,24 @@
 
 Unknown keys and bad values are errors with the path of the offending key. Relative paths are
 read relative to the config file's folder, so a config and its data can move together.
-One module per group of sections: inputs, stages (audio, attributes, captions), quality,
-output (split, shards, resources, errors); load.py holds the whole config and reads it.
+One module per group of sections: inputs, stages (audio, attributes, captions), quality (CLAP),
+output (split, shards, resources, errors); load.py holds the whole config and reads it. The
+sections `quality`, `remote`, `youtube` and the manifests' `columns` are the stages' own settings
+types (transforms/), embedded as they are: each setting is defined once, with its stage.
 """
 
 from tunescribe.pipelines.config.base import (
-    ConfigError, Section, parse_size, resolve_path,
+    ConfigError, Section, resolve_model_path, resolve_path,
 )
 from tunescribe.pipelines.config.inputs import (
-    Columns, FolderInput, Input, ManifestInput, RemoteConfig, YoutubeConfig,
+    FolderInput, Input, ManifestInput,
 )
 from tunescribe.pipelines.config.stages import (
     AttributesConfig, AudioConfig, CaptionsConfig, OfflineTask, SegmentConfig, StatsConfig, TaggingConfig,
     TemplateCaptionsConfig,
 )
 from tunescribe.pipelines.config.quality import (
-    CaptionRulesConfig, ClapConfig, DedupConfig, EvalSetConfig, QualityConfig,
+    ClapConfig,
 )
 from tunescribe.pipelines.config.output import (
     ErrorsConfig, ResourcesConfig, ShardsConfig, SplitConfig,
@@ -29,14 +31,11 @@ from tunescribe.pipelines.config.load import (
 __all__ = [
     "ConfigError",
     "Section",
-    "parse_size",
+    "resolve_model_path",
     "resolve_path",
-    "Columns",
     "FolderInput",
     "Input",
     "ManifestInput",
-    "RemoteConfig",
-    "YoutubeConfig",
     "AttributesConfig",
     "AudioConfig",
     "CaptionsConfig",
@@ -45,11 +44,7 @@ __all__ = [
     "StatsConfig",
     "TaggingConfig",
     "TemplateCaptionsConfig",
-    "CaptionRulesConfig",
     "ClapConfig",
-    "DedupConfig",
-    "EvalSetConfig",
-    "QualityConfig",
     "ErrorsConfig",
     "ResourcesConfig",
     "ShardsConfig",

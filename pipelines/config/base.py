@@ -3,36 +3,16 @@
 from __future__ import annotations
 
 import os
-import re
 
-from pydantic import BaseModel, ConfigDict
-
+from tunescribe.transforms.settings import Settings
 
 
 class ConfigError(ValueError):
     """A config that cannot run; the message says what to fix."""
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B)?\s*$", re.I)
-
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B)?\s*$", re.I)
-_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
-
-
-def parse_size(v):
-    """A byte count from an int or a size string ("512MiB", "1GB")."""
-    if isinstance(v, str):
-        m = _SIZE.match(v)
-        if not m:
-            raise ValueError(f"not a size: {v!r} (e.g. 512MiB)")
-        return int(float(m.group(1)) * _UNITS[(m.group(2) or "").upper()])
-    return v
+# A config section is the same kind of object as a stage's settings, which the config embeds.
+Section = Settings
 
 
 def resolve_path(path: str, base: str) -> str:
@@ -40,3 +20,16 @@ def resolve_path(path: str, base: str) -> str:
     if "://" in path or os.path.isabs(path):
         return path
     return os.path.normpath(os.path.join(base, path))
+
+
+def resolve_model_path(model: str, base: str) -> str:
+    """A model named in the config: a local one (under `~`, absolute, ./ or ../, a .gguf file, or a
+    folder next to the config) as an absolute path; anything else is a hub id and stays."""
+    model = os.path.expanduser(model)
+    if "://" in model or os.path.isabs(model):
+        return model
+    local = os.path.normpath(os.path.join(base, model))
+    # a .gguf is always a file path (a hub GGUF is `model: org/name` plus `gguf_file`)
+    if model.startswith(("./", "../")) or model.endswith(".gguf") or os.path.isdir(local):
+        return local
+    return model

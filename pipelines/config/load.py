@@ -11,13 +11,16 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from tunescribe.pipelines.caption_models import resolve_model_paths
-from tunescribe.pipelines.config.base import ConfigError, Section, resolve_path
-from tunescribe.pipelines.config.inputs import Input, ManifestInput, RemoteConfig, YoutubeConfig
+from tunescribe.pipelines.config.base import ConfigError, Section, resolve_model_path, resolve_path
+from tunescribe.pipelines.config.inputs import Input, ManifestInput
 from tunescribe.pipelines.config.stages import (
     AttributesConfig, AudioConfig, CaptionsConfig, SegmentConfig, StatsConfig, TaggingConfig,
 )
-from tunescribe.pipelines.config.quality import ClapConfig, QualityConfig
+from tunescribe.pipelines.config.quality import ClapConfig
 from tunescribe.pipelines.config.output import ErrorsConfig, ResourcesConfig, ShardsConfig, SplitConfig
+from tunescribe.transforms.ingest.remote import RemoteOptions
+from tunescribe.transforms.ingest.youtube import YoutubeOptions
+from tunescribe.transforms.quality.decide import Decisions
 
 
 class BuildConfig(Section):
@@ -30,13 +33,13 @@ class BuildConfig(Section):
     attributes: AttributesConfig = AttributesConfig()
     tagging: TaggingConfig = TaggingConfig()
     captions: CaptionsConfig = CaptionsConfig()
-    quality: QualityConfig = QualityConfig()
+    quality: Decisions = Decisions()
     clap: Optional[ClapConfig] = None  # audio-text scores for the caption rules; none: no such stat
     split: SplitConfig = SplitConfig()
     shards: ShardsConfig = ShardsConfig()
     resources: ResourcesConfig = ResourcesConfig()
-    remote: RemoteConfig = RemoteConfig()
-    youtube: YoutubeConfig = YoutubeConfig()
+    remote: RemoteOptions = RemoteOptions()
+    youtube: YoutubeOptions = YoutubeOptions()
     errors: ErrorsConfig = ErrorsConfig()
 
     @model_validator(mode="after")
@@ -86,16 +89,15 @@ def load_config(path: str, output: Optional[str] = None) -> BuildConfig:
         "captions": cfg.captions.model_copy(update={"models": resolve_model_paths(cfg.captions.models, base)}),
         "remote": cfg.remote.model_copy(update={"temp_dir": local(cfg.remote.temp_dir)}),
         "youtube": cfg.youtube.model_copy(update={k: local(getattr(cfg.youtube, k)) for k in ("cookies", "ffmpeg")}),
-        "quality": cfg.quality.model_copy(update={"decontaminate": [
+        "quality": cfg.quality.model_copy(update={"decontaminate": tuple(
             e.model_copy(update={"path": resolve_path(e.path, base), "audio_root": local(e.audio_root)})
-            for e in cfg.quality.decontaminate]}),
-        "tagging": cfg.tagging.resolved(base),
+            for e in cfg.quality.decontaminate)}),
+        "tagging": cfg.tagging.model_copy(update={"model": cfg.tagging.model and resolve_model_path(cfg.tagging.model, base)}),
         "split": cfg.split.resolved(base),
         "output": os.path.abspath(out) if "://" not in out else out,
     }
-    clap = cfg.clap and cfg.clap.model
-    if clap and (clap.startswith((".", "/")) or os.path.isdir(os.path.join(base, clap))):
-        update["clap"] = cfg.clap.model_copy(update={"model": resolve_path(clap, base)})
+    if cfg.clap:
+        update["clap"] = cfg.clap.model_copy(update={"model": resolve_model_path(cfg.clap.model, base)})
     return cfg.model_copy(update=update)
 
 

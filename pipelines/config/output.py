@@ -5,12 +5,9 @@ from __future__ import annotations
 import re
 from typing import Literal, Optional, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ByteSize, Field, field_validator, model_validator
 
-from tunescribe.pipelines.config.base import ConfigError, Section, parse_size, resolve_path
-
-
-_GroupField = Literal["artist_id", "album_id", "track_id", "source_id"]
+from tunescribe.pipelines.config.base import ConfigError, Section, resolve_path
 
 
 _GroupField = Literal["artist_id", "album_id", "track_id", "source_id"]
@@ -56,12 +53,7 @@ class SplitConfig(Section):
 
 class ShardsConfig(Section):
     max_samples: int = Field(10000, ge=1)
-    max_bytes: int = Field(512 * 2**20, ge=10240)  # also "512MiB", "1GB"
-
-    @field_validator("max_bytes", mode="before")
-    @classmethod
-    def _size(cls, v):
-        return parse_size(v)
+    max_bytes: ByteSize = Field(512 * 2**20, ge=10240)  # also "512MiB", "1GB"
 
 
 class ResourcesConfig(Section):

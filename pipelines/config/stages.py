@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Literal, Optional, Union
 
 from pydantic import Field
@@ -58,14 +57,6 @@ class TaggingConfig(Section):
     threshold: float = Field(0.1, ge=0, le=1)  # tags scoring below are not kept
     activation: Literal["auto", "sigmoid", "softmax"] = "auto"  # auto: sigmoid for multi-label models
     batch_size: int = Field(8, ge=1)
-
-    def resolved(self, base: str) -> "TaggingConfig":
-        if not self.model or os.path.isabs(self.model):
-            return self
-        candidate = os.path.normpath(os.path.join(base, self.model))
-        if self.model.startswith(("./", "../")) or os.path.isdir(candidate):
-            return self.model_copy(update={"model": candidate})
-        return self
 
 
 OfflineTask = Literal["writing", "summary", "paraphrase", "attribute_prediction", "template"]

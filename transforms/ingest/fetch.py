@@ -21,7 +21,6 @@ import os
 import shutil
 import tempfile
 import uuid
-from typing import Optional
 from urllib.parse import urlsplit
 
 import apache_beam as beam
@@ -35,16 +34,14 @@ from tunescribe.transforms.ingest.youtube import YoutubeOptions, download_audio,
 class FetchAudio(beam.DoFn):
     """SourceItem -> the same SourceItem with a local copy of its remote audio (see module doc)."""
 
-    def __init__(self, remote: RemoteOptions = RemoteOptions(), youtube: YoutubeOptions = YoutubeOptions(),
-                 temp_dir: Optional[str] = None):
+    def __init__(self, remote: RemoteOptions = RemoteOptions(), youtube: YoutubeOptions = YoutubeOptions()):
         self.remote = remote
         self.youtube = youtube
-        self.temp_dir = temp_dir
 
     def setup(self):
-        if self.temp_dir:
-            os.makedirs(self.temp_dir, exist_ok=True)
-        self.dir = tempfile.mkdtemp(prefix="tunescribe-fetch-", dir=self.temp_dir)
+        if self.remote.temp_dir:
+            os.makedirs(self.remote.temp_dir, exist_ok=True)
+        self.dir = tempfile.mkdtemp(prefix="tunescribe-fetch-", dir=self.remote.temp_dir)
         self.http = None
         self.cookies = None
         if self.youtube.cookies:

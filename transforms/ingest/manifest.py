@@ -27,12 +27,14 @@ from urllib.parse import quote
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from pydantic import field_validator
 
 from tunescribe.schemas import Caption, SourceItem
 from tunescribe.transforms.ingest.remote import open_remote
 from tunescribe.transforms.ingest.roots import is_local
 from tunescribe.transforms.ingest.tags import normalise_tags, split_tag_field
 from tunescribe.transforms.ingest.youtube import YoutubeOptions
+from tunescribe.transforms.settings import Settings
 from tunescribe.transforms.stage import Rejected
 
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
@@ -56,11 +58,11 @@ def manifest_format(path: str) -> str:
     return {"json": "jsonl", "ndjson": "jsonl", "txt": "tsv", "pq": "parquet"}.get(ext, ext)
 
 
-@dataclasses.dataclass(frozen=True)
-class ColumnMapping:
-    """Which manifest column holds which field. Only `path` is required."""
+class ColumnMapping(Settings):
+    """Which manifest column holds which field (the config's `columns`); a row needs a `path` or a
+    `youtube_id`. With a preset, the fields given replace the preset's (presets.py)."""
 
-    path: str = "path"
+    path: Optional[str] = "path"
     id: Optional[str] = None  # default: the path as written in the manifest
     track: Optional[str] = None
     artist: Optional[str] = None
@@ -70,12 +72,17 @@ class ColumnMapping:
     start: Optional[str] = None
     end: Optional[str] = None
     tag_separator: str = ","
-    youtube_id: Optional[str] = None  # a video id: the audio is fetched with yt-dlp
+    youtube_id: Optional[str] = None  # a video id: the audio is fetched with yt-dlp from youtube.url_template
     captions: tuple[str, ...] = ()  # human-written captions, kept as reference captions
     # Binary tag-matrix columns (MagnaTagATune): the column's name is a tag of rows whose cell is
     # 1/true. "*" = every column not mapped to another field.
     tag_flags: tuple[str, ...] = ()
     trailing_tags: bool = False  # cells past the header's last column are tags (MTG-Jamendo TSV)
+
+    @field_validator("tags", "captions", "tag_flags", mode="before")
+    @classmethod
+    def _one_or_many(cls, v):
+        return (v,) if isinstance(v, str) else v
 
     def mapped(self) -> set:
         single = (self.path, self.id, self.track, self.artist, self.album, self.licence, self.start,
@@ -231,7 +238,7 @@ class ParseManifestRow(beam.DoFn):
     """ManifestRow -> SourceItem, via a ColumnMapping; unusable rows are rejected with a reason."""
 
     def __init__(self, columns: ColumnMapping, audio_root: str, input_index: int,
-                 licence: Optional[str] = None, video_url: str = YoutubeOptions.url_template):
+                 licence: Optional[str] = None, video_url: str = YoutubeOptions().url_template):
         self.columns = columns
         self.audio_root = audio_root
         self.input_index = input_index

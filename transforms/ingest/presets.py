@@ -39,7 +39,7 @@ PRESETS = {
 }
 
 
-def preset_mapping(name: str, overrides: Optional[dict] = None) -> tuple[Optional[str], ColumnMapping]:
-    """(format, columns) of a preset, with the given column fields replaced."""
+def preset_mapping(name: str, given: ColumnMapping = ColumnMapping()) -> tuple[Optional[str], ColumnMapping]:
+    """(format, columns) of a preset, with the fields set in `given` in place of the preset's."""
     preset = PRESETS[name]
-    return preset.format, dataclasses.replace(preset.columns, **(overrides or {}))
+    return preset.format, preset.columns.model_copy(update=given.model_dump(exclude_unset=True))

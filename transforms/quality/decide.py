@@ -38,14 +38,13 @@ DECISION_STAGES = ("quality", "decontaminate", "dedup")
 DROPPED = "dropped_captions"
 
 
-@dataclasses.dataclass(frozen=True)
-class Decisions:
-    """Every threshold the decisions use."""
+class Decisions(QualityThresholds):
+    """Every threshold the decisions use (the config's `quality` section): the clip rules of
+    gate.py, the caption rules, dedup and the evaluation sets to keep out."""
 
-    clip: QualityThresholds = QualityThresholds()
     captions: CaptionRules = CaptionRules()
     dedup: DedupRules = DedupRules()
-    eval_sets: tuple[EvalSetSpec, ...] = ()
+    decontaminate: tuple[EvalSetSpec, ...] = ()
 
 
 def judge_captions(clip: Clip, rules: CaptionRules) -> tuple[Clip, list[tuple[int, list]]]:
@@ -76,8 +75,8 @@ def caption_drops(clip: Clip, rules: CaptionRules) -> list[DroppedCaption]:
 def clip_verdict(clip: Clip, d: Decisions) -> tuple[Optional[Clip], list[tuple[str, str]]]:
     """Per-clip rules: (clip with its passing captions, []) or (None, failures)."""
     judged, dropped = judge_captions(clip, d.captions)
-    failures = check_clip(judged, d.clip)
-    if dropped and not judged.captions and d.clip.require_caption:
+    failures = check_clip(judged, d)
+    if dropped and not judged.captions and d.require_caption:
         # Name the captions' own reasons rather than the bare "no caption left".
         first = dropped[0][1][0][0]
         detail = "; ".join(f"caption {i} ({clip.captions[i].task}): " + ", ".join(f"{r}: {t}" for r, t in f)
@@ -131,7 +130,7 @@ def decide_in_process(clips, d: Decisions) -> tuple[list[Clip], list[Reject], li
     """DecideQuality's decisions in one process, from the same pieces: (accepted, rejects, dropped
     captions). For `tunescribe filter --dry-run`, which counts what each rule would drop without a
     pipeline."""
-    index = EvalIndex([load_eval_set(e) for e in d.eval_sets]) if d.eval_sets else None
+    index = EvalIndex([load_eval_set(e) for e in d.decontaminate]) if d.decontaminate else None
     survivors, rejects, dropped = [], [], []
     for clip in clips:
         dropped += caption_drops(clip, d.captions)
@@ -200,7 +199,7 @@ class DecideQuality(beam.PTransform):
     def expand(self, candidates):
         d = self.d
         passed, bad_quality = candidates | "PerClip" >> RunStage("quality", _PerClip(d))
-        eval_sets = (candidates.pipeline | "EvalSets" >> beam.Create(list(d.eval_sets))
+        eval_sets = (candidates.pipeline | "EvalSets" >> beam.Create(list(d.decontaminate))
                      | "LoadEvalSet" >> beam.Map(load_eval_set))
         clean, contaminated = passed | "Decontaminate" >> RunStage(
             "decontaminate", _Decontaminate(d.dedup), side_inputs={"eval_sets": beam.pvalue.AsList(eval_sets)})

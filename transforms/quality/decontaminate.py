@@ -21,16 +21,18 @@ from apache_beam.io.filesystems import FileSystems
 
 from tunescribe.schemas import Clip
 from tunescribe.transforms.quality import fingerprint as fp
+from tunescribe.transforms.settings import Settings
 
 _YOUTUBE_ID = re.compile(r"(?:v=|youtu\.be/|ytsearch:|youtube\.com/shorts/)([A-Za-z0-9_-]{11})")
 
 
-@dataclasses.dataclass(frozen=True)
-class EvalSetSpec:
+class EvalSetSpec(Settings):
+    """An evaluation set to keep out of the corpus: a CSV/TSV/JSONL manifest or a .txt id list."""
+
     name: str
     path: str
     id_column: str = "id"
-    where: tuple[tuple[str, str], ...] = ()  # keep rows whose column equals the value, e.g. is_audioset_eval=True
+    where: dict[str, str] = {}  # keep only rows whose column has this value, e.g. {is_audioset_eval: "True"}
     audio_column: Optional[str] = None  # column of audio paths, fingerprinted for matching by audio
     audio_root: Optional[str] = None
 
@@ -56,7 +58,7 @@ def load_eval_set(spec: EvalSetSpec, rate: int = 22050) -> EvalSet:
     """Reads the manifest (and fingerprints its audio, if it names any)."""
     from tunescribe.transforms.audio.decode import decode_audio
 
-    rows = [r for r in _rows(spec.path) if all(str(r.get(c)) == v for c, v in spec.where)]
+    rows = [r for r in _rows(spec.path) if all(str(r.get(c)) == v for c, v in spec.where.items())]
     id_column = "id" if spec.path.endswith(".txt") else spec.id_column
     missing = [r for r in rows if r.get(id_column) in (None, "")]
     if rows and len(missing) == len(rows):

@@ -7,19 +7,15 @@ detail lists every rule it failed.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Optional
-
-import apache_beam as beam
+from pydantic import Field
 
 from tunescribe.schemas import Clip
-from tunescribe.transforms.stage import Rejected
+from tunescribe.transforms.settings import Settings
 
 
-@dataclasses.dataclass(frozen=True)
-class QualityThresholds:
-    min_duration_s: float = 3.0
-    max_silence_ratio: float = 0.9
+class QualityThresholds(Settings):
+    min_duration_s: float = Field(3.0, ge=0)
+    max_silence_ratio: float = Field(0.9, ge=0, le=1)
     require_caption: bool = True
 
 
@@ -36,13 +32,3 @@ def check_clip(clip: Clip, t: QualityThresholds) -> list[tuple[str, str]]:
         failures.append(("no_caption", "no non-empty caption"))
     return failures
 
-
-class QualityGate(beam.DoFn):
-    def __init__(self, thresholds: Optional[QualityThresholds] = None):
-        self.thresholds = thresholds or QualityThresholds()
-
-    def process(self, clip: Clip):
-        failures = check_clip(clip, self.thresholds)
-        if failures:
-            raise Rejected(failures[0][0], "; ".join(f"{r}: {d}" for r, d in failures))
-        yield clip

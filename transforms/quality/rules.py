@@ -8,50 +8,51 @@ codes, details quote the stored evidence ("findings").
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Optional
+
+from pydantic import Field
 
 from tunescribe.schemas import Caption, Clip
 from tunescribe.transforms.quality import lexicon
 from tunescribe.transforms.quality.consistency import key_of_attribute, keys_agree
+from tunescribe.transforms.settings import Settings
 
 
-@dataclasses.dataclass(frozen=True)
-class CaptionRules:
-    """Thresholds of the caption rules; None switches a rule off. Defaults tuned on the MusicCaps
-    train split (tests/test_quality_rules.py measures them)."""
+class CaptionRules(Settings):
+    """Thresholds of the caption rules (the config's `quality.captions`); None switches a rule off.
+    Defaults tuned on the MusicCaps train split (tests/test_quality_rules.py measures them)."""
 
-    min_words: int = 4
-    max_words: int = 250
-    languages: tuple[str, ...] = ("en",)
-    min_language_prob: float = 0.4  # wrong language when py3langid gives another one at least this
-    max_repetition: Optional[float] = 0.2  # share of repeated word 3-grams
-    max_longest_run: Optional[int] = 3  # one word or phrase repeated back to back
-    max_refusals: Optional[int] = 0
-    max_meta_text: Optional[int] = 0
-    max_probability_leaks: Optional[int] = 0
-    max_label_leaks: Optional[int] = 0
-    max_title_leaks: Optional[int] = 0
-    max_task_talk: Optional[int] = 0  # "The song description sentence is: ...", the prompt's words echoed
-    max_story_claims: Optional[int] = 0  # "a tribute to the legendary ...", "written by a local musician"
-    max_invented_names: Optional[int] = 0  # capitalised names the tags do not hold
-    max_tag_list_run: Optional[int] = 5  # longest comma-separated run of the tags' own words
-    max_tag_list_share: Optional[float] = 0.9  # share of words in such runs (of 3 or more segments)
+    min_words: int = Field(4, ge=0)
+    max_words: int = Field(250, ge=1)
+    languages: tuple[str, ...] = ("en",)  # empty: any language
+    min_language_prob: float = Field(0.4, ge=0, le=1)  # wrong language when py3langid gives another one at least this
+    max_repetition: Optional[float] = Field(0.2, ge=0, le=1)  # share of repeated word 3-grams
+    max_longest_run: Optional[int] = Field(3, ge=1)  # one word or phrase repeated back to back
+    max_refusals: Optional[int] = Field(0, ge=0)
+    max_meta_text: Optional[int] = Field(0, ge=0)
+    max_probability_leaks: Optional[int] = Field(0, ge=0)
+    max_label_leaks: Optional[int] = Field(0, ge=0)
+    max_title_leaks: Optional[int] = Field(0, ge=0)
+    max_task_talk: Optional[int] = Field(0, ge=0)  # "The song description sentence is: ...", the prompt's words echoed
+    max_story_claims: Optional[int] = Field(0, ge=0)  # "a tribute to the legendary ...", "written by a local musician"
+    max_invented_names: Optional[int] = Field(0, ge=0)  # capitalised names the tags do not hold
+    max_tag_list_run: Optional[int] = Field(5, ge=1)  # longest comma-separated run of the tags' own words
+    max_tag_list_share: Optional[float] = Field(0.9, ge=0, le=1)  # share of words in such runs (of 3 or more segments)
     reject_non_music: bool = True  # names non-music content and nothing musical
-    max_unsupported_instruments: Optional[int] = 0
+    max_unsupported_instruments: Optional[int] = Field(0, ge=0)
     # Captions of these backends are written from the tags alone (the model never heard the
     # audio): an instrument, genre or mood the tags do not support is invented, and a bare list of
     # the tags is no description. Human, template and audio captions are exempt from these two.
     from_tags_backends: tuple[str, ...] = ("transformers", "openai")
-    max_unsupported_attributes: Optional[int] = 0
+    max_unsupported_attributes: Optional[int] = Field(0, ge=0)
     # Voice claims contradict a clip whose measured voice share (first of `voice_stats` present in
     # Clip.stats) is at most max_voice_share, or, without such a stat, whose tags say instrumental.
     voice_stats: tuple[str, ...] = ("vocal_ratio", "singing_ratio", "speech_ratio")
-    max_voice_share: Optional[float] = 0.02
+    max_voice_share: Optional[float] = Field(0.02, ge=0, le=1)
     tempo_attribute: str = "tempo"  # Clip.attributes name holding the measured bpm in `number`
-    tempo_tolerance: Optional[float] = 0.08  # relative; half and double tempo also agree
-    slow_max_bpm: float = 95.0  # a "fast" caption contradicts a measured tempo below this...
-    fast_min_bpm: float = 115.0  # ... and a "slow" one a tempo above this (either octave)
+    tempo_tolerance: Optional[float] = Field(0.08, ge=0)  # relative; half and double tempo also agree
+    slow_max_bpm: float = Field(95.0, gt=0)  # a "fast" caption contradicts a measured tempo below this...
+    fast_min_bpm: float = Field(115.0, gt=0)  # ... and a "slow" one a tempo above this (either octave)
     key_attribute: str = "key"  # Clip.attributes name holding the measured key in `value`
     key_allow_relative: Optional[bool] = True  # None: no key check
     min_clap: Optional[float] = None  # absolute audio-text similarity floor
