@@ -59,7 +59,7 @@ def clips(truth: dict):
 
 def measure(truths: list[dict], extractor_name: str = "librosa") -> list[dict]:
     """One row per clip: truth, the extractor's tempo/meter/key with confidences, and their levels."""
-    from tunescribe.transforms.attributes.base import key_relation
+    from tunescribe.transforms.attributes.base import key_relation, parse_key
     from tunescribe.transforms.attributes.extract import make_extractor, mono_at
 
     extractor = make_extractor(extractor_name)
@@ -77,7 +77,7 @@ def measure(truths: list[dict], extractor_name: str = "librosa") -> list[dict]:
                    "key_estimate": key and key.value}
             row["level"] = level(tempo.number, truth["beat_bpm"]) if tempo else "none"
             row["midi_level"] = level(tempo.number, truth["bpm"]) if tempo else "none"
-            row["key_relation"] = key_relation(key.value, truth["key"]) if key else "none"
+            row["key_relation"] = key_relation(parse_key(key.value), parse_key(truth["key"])) if key else "none"
             rows.append(row)
     return rows
 

@@ -30,21 +30,11 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from tunescribe.transforms.captions.prompts import AudioPrompt, PromptTemplate, get_prompt
-
-LP_MUSICCAPS_TASKS = ["writing", "summary", "paraphrase", "attribute_prediction"]
-
+from tunescribe.transforms.captions.prompts import LP_MUSICCAPS_TASKS, AudioPrompt, PromptTemplate, get_prompt
+from tunescribe.transforms.models.generation import GenerationParams
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
-
-
-class GenerationSection(_Section):
-    max_new_tokens: int = Field(128, ge=1, le=32768)
-    temperature: float = Field(0.0, ge=0, le=5)  # 0: greedy
-    top_p: float = Field(1.0, gt=0, le=1)
-    top_k: int = Field(0, ge=0)  # 0: off
-    seed: int = Field(0, ge=0)  # each request's seed derives from it, the clip key and the prompt
 
 
 class Price(_Section):
@@ -80,7 +70,7 @@ class _Local(_Section):
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     local_files_only: bool = False
     trust_remote_code: bool = False
-    generation: GenerationSection = GenerationSection()
+    generation: GenerationParams = GenerationParams()
 
     def source(self):
         from tunescribe.transforms.models.base import ModelSource  # Beam's ML stack imports torch: only when used
@@ -101,7 +91,7 @@ class _Remote(_Section):
     backoff_s: float = Field(1.0, ge=0)
     max_backoff_s: float = Field(30.0, ge=0)
     max_requests: Optional[int] = Field(None, ge=1)  # request budget per worker process; retries count
-    generation: GenerationSection = GenerationSection()
+    generation: GenerationParams = GenerationParams()
     price: Optional[Price] = None
 
     def endpoint(self):
@@ -117,13 +107,13 @@ class TransformersText(_Local):
     # itself. transformers de-quantises it on load (needs the `gguf` package); the caption's
     # revision is then the file's sha256.
     gguf_file: Optional[str] = Field(None, pattern=r"\.gguf$")
-    tasks: TextTasks = LP_MUSICCAPS_TASKS
+    tasks: TextTasks = list(LP_MUSICCAPS_TASKS)
     batch_size: int = Field(16, ge=1)  # prompts per generate call
 
 
 class OpenAIText(_Remote):
     backend: Literal["openai"]
-    tasks: TextTasks = LP_MUSICCAPS_TASKS
+    tasks: TextTasks = list(LP_MUSICCAPS_TASKS)
     batch_size: int = Field(32, ge=1)  # prompts per RunInference batch (sent `concurrency` at a time)
     tokenizer: Optional[str] = None  # hub id or local folder whose tokenizer counts prompt tokens for estimates
 

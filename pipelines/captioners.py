@@ -6,14 +6,13 @@ ML stack, which imports torch: reading or validating a config must stay fast."""
 
 from __future__ import annotations
 
-from tunescribe.pipelines.caption_models import GenerationSection, OpenAIText, TransformersAudio, TransformersText
+from tunescribe.pipelines.caption_models import OpenAIText, TransformersAudio, TransformersText
 from tunescribe.transforms.captions.estimate import CostModel
 from tunescribe.transforms.captions.model_captions import Captioner
 from tunescribe.transforms.captions.prompts import get_prompt
 from tunescribe.transforms.models.audio_seq2seq import AudioSeq2SeqHandler
 from tunescribe.transforms.models.base import Batching, ModelSource
 from tunescribe.transforms.models.causal_lm import CausalLMHandler
-from tunescribe.transforms.models.generation import GenerationParams
 from tunescribe.transforms.models.openai_chat import OpenAIChatHandler
 
 
@@ -24,16 +23,12 @@ def fixed(size: int) -> Batching:
     return Batching(min_batch_size=size, max_batch_size=size)
 
 
-def _params(g: GenerationSection) -> GenerationParams:
-    return GenerationParams(g.max_new_tokens, g.temperature, g.top_p, g.top_k, g.seed)
-
-
 def build_captioners(models: list) -> list[tuple[Captioner, CostModel]]:
     """Each configured model -> (Captioner for ModelCaptions, CostModel for the estimate)."""
     out = []
     for n, m in enumerate(models):
         name = m.name or f"{m.backend}-{n}"
-        params = _params(m.generation)
+        params = m.generation
         if isinstance(m, TransformersText):
             handler = CausalLMHandler(m.source(), params, fixed(m.batch_size))
             prompts, tokenizer, price = tuple(get_prompt(t) for t in m.tasks), m.source(), None

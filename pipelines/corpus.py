@@ -82,7 +82,7 @@ def write_corpus(p: beam.Pipeline, cfg: BuildConfig, candidates, rejects: list, 
         f"{out}/{STATS_FILE}", {"name": cfg.name, "schema": "tunescribe.stats/1", **run_facts},
         after=(tables, rejects_file, dropped_file))
     # A stage that failed on most of its inputs stops the run here, before the corpus is finished.
-    checked = stats | "CheckErrorRatios" >> CheckErrorRatios(cfg.errors.guard(), all_rejects, out, after=(stats_file,))
+    checked = stats | "CheckErrorRatios" >> CheckErrorRatios(cfg.errors, all_rejects, out, after=(stats_file,))
     # Index, dataset card, report, checksums; manifest.json last: its presence means "complete".
     manifest = written[SHARD_FACTS] | "FinishCorpus" >> FinishCorpus(
         out, cfg.name, corpus_settings(cfg), after=(tables, rejects_file, dropped_file, stats_file, stored, checked))

@@ -9,16 +9,15 @@ traceback, as a bug should."""
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
+import os
 import re
 import sys
 from typing import Callable, Optional, TypeVar
 
 from tunescribe.transforms.corpus.guard import ErrorRatioExceeded
+from tunescribe.transforms.stage import DISK_FULL_ERRNOS
 
-DISK_FULL = {errno.ENOSPC: "no space left on device", errno.EFBIG: "file too large (a file size limit)",
-             errno.EDQUOT: "disk quota exceeded"}
 EXIT_GUARD = 3
 EXIT_DISK_FULL = 4
 T = TypeVar("T")
@@ -35,13 +34,13 @@ def _chain(exc: Optional[BaseException]):
 def known_stop(exc: BaseException) -> Optional[BaseException]:
     """The disk-full OSError or ErrorRatioExceeded in `exc`'s chain, if any."""
     for e in _chain(exc):
-        if isinstance(e, ErrorRatioExceeded) or (isinstance(e, OSError) and e.errno in DISK_FULL):
+        if isinstance(e, ErrorRatioExceeded) or (isinstance(e, OSError) and e.errno in DISK_FULL_ERRNOS):
             return e
     # Runners that re-raise only the text of a worker's error (e.g. "OSError: [Errno 28] ...").
-    text = str(exc)
-    if f"[Errno {errno.ENOSPC}]" in text or f"[Errno {errno.EFBIG}]" in text or f"[Errno {errno.EDQUOT}]" in text:
-        number = int(re.search(r"\[Errno (\d+)\]", text).group(1))
-        return OSError(number, DISK_FULL[number], None)
+    found = re.search(r"\[Errno (\d+)\]", str(exc))
+    if found and int(found.group(1)) in DISK_FULL_ERRNOS:
+        number = int(found.group(1))
+        return OSError(number, os.strerror(number), None)
     return None
 
 
@@ -56,7 +55,7 @@ def stop_message(exc: BaseException, output: str) -> Optional[tuple[int, str]]:
     if stop.filename:  # a path, or "stage NAME" when RunStage re-raised it (stage.py)
         where = f" in {stop.filename}" if str(stop.filename).startswith("stage ") else f" writing {stop.filename}"
     return EXIT_DISK_FULL, (
-        f"the run stopped: {DISK_FULL[stop.errno]}{where} (output {output}). The corpus was not finished "
+        f"the run stopped: {os.strerror(stop.errno).lower()}{where} (output {output}). The corpus was not finished "
         f"(no manifest.json: the folder is not a complete corpus). Free space or choose another output, "
         f"then rerun: finished work is reused.")
 

@@ -62,7 +62,7 @@ def accuracy(extractor, items) -> tuple[dict, list]:
     for row, mono in items:
         found = {a.name: a for a in extractor.extract(mono)}
         bpm, key = found["tempo"].number, found["key"].value
-        relation = key_relation(key, row["key"])
+        relation = key_relation(parse_key(key), parse_key(row["key"]))
         meter = found.get("meter")
         truth_duple = all(int(ts.split("/")[0]) % 2 == 0 for ts in row.get("time_signature", ["4/4"]))
         scores["n"] += 1
@@ -153,11 +153,12 @@ def test_no_rhythm_from_short_or_silent_audio(librosa_extractor):
 
 def test_key_names_and_relations():
     assert parse_key("A- major") == (8, "major") == parse_key("G# major") == parse_key("Ab")
-    assert parse_key("ebm") == (3, "minor")
-    assert key_relation("C major", "C major") == "exact"
-    assert key_relation("G major", "C major") == "fifth" and key_relation("F major", "C major") == "fifth"
-    assert key_relation("A minor", "C major") == "relative" and key_relation("C major", "A minor") == "relative"
-    assert key_relation("C minor", "C major") == "parallel" and key_relation("D major", "C major") == "other"
+    assert parse_key("ebm") == (3, "minor") == parse_key("E flat minor") and parse_key("C sharp") == (1, "major")
+    C = parse_key("C major")
+    assert key_relation(C, C) == "exact"
+    assert key_relation(parse_key("G major"), C) == "fifth" and key_relation(parse_key("F major"), C) == "fifth"
+    assert key_relation(parse_key("A minor"), C) == "relative" and key_relation(C, parse_key("A minor")) == "relative"
+    assert key_relation(parse_key("C minor"), C) == "parallel" and key_relation(parse_key("D major"), C) == "other"
     assert tempo_matches(143.5, 72, octave=True) and not tempo_matches(143.5, 72)
     with pytest.raises(ValueError):
         parse_key("H dur")

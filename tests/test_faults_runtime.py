@@ -166,7 +166,7 @@ def test_guard_judges_only_stages_that_saw_enough_items():
     (breach,) = find_breaches(stats, {"decode": 4}, {"decode": {"missing_file": 4}},
                               ErrorRatioGuard(max_error_ratio=0.5, min_items=5))
     assert (breach.stage, breach.failed, breach.entered) == ("decode", 4, 5)
-    assert find_breaches(stats, {"decode": 4}, {}, ErrorRatioGuard(0.5, 5, {"decode": 0.9})) == []
+    assert find_breaches(stats, {"decode": 4}, {}, ErrorRatioGuard(max_error_ratio=0.5, min_items=5, per_stage={"decode": 0.9})) == []
     # Captions: clips with a failed model caption, of the clips that entered the caption stage.
     many = {"sources": {"ingested": 40}, "stages": {"unique": 40, "fetched": 40, "decoded": 40, "clips": 40,
                                                      "measured": 40, "encoded": 40}}
@@ -176,7 +176,7 @@ def test_guard_judges_only_stages_that_saw_enough_items():
                              "top reasons: endpoint_timeout 50, endpoint_server_error 10")
     assert find_breaches(many, {"captions": 30}, {}, ErrorRatioGuard(per_stage={"captions": 1.0})) == []
     # Decisions (duplicates, quality, dedup, split) are not failures: never judged.
-    assert find_breaches(stats, {"quality": 5, "dedup": 5}, {}, ErrorRatioGuard(0.1, 1)) == []
+    assert find_breaches(stats, {"quality": 5, "dedup": 5}, {}, ErrorRatioGuard(max_error_ratio=0.1, min_items=1)) == []
 
 
 @pytest.mark.parametrize("errors,message", [

@@ -22,7 +22,7 @@ from tunescribe.pipelines.config.quality import (
     ClapConfig,
 )
 from tunescribe.pipelines.config.output import (
-    ErrorsConfig, ResourcesConfig, ShardsConfig, SplitConfig,
+    ResourcesConfig, ShardsConfig, SplitConfig,
 )
 from tunescribe.pipelines.config.load import (
     BuildConfig, check_inputs, load_config,
@@ -45,7 +45,6 @@ __all__ = [
     "TaggingConfig",
     "TemplateCaptionsConfig",
     "ClapConfig",
-    "ErrorsConfig",
     "ResourcesConfig",
     "ShardsConfig",
     "SplitConfig",

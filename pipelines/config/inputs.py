@@ -8,8 +8,8 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import Field, model_validator
 
 from tunescribe.pipelines.config.base import Section
-from tunescribe.transforms.ingest.manifest import ColumnMapping
 from tunescribe.transforms.ingest.presets import preset_mapping
+from tunescribe.transforms.ingest.settings import ColumnMapping
 
 
 class ManifestInput(Section):

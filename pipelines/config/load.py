@@ -17,10 +17,10 @@ from tunescribe.pipelines.config.stages import (
     AttributesConfig, AudioConfig, CaptionsConfig, SegmentConfig, StatsConfig, TaggingConfig,
 )
 from tunescribe.pipelines.config.quality import ClapConfig
-from tunescribe.pipelines.config.output import ErrorsConfig, ResourcesConfig, ShardsConfig, SplitConfig
-from tunescribe.transforms.ingest.remote import RemoteOptions
-from tunescribe.transforms.ingest.youtube import YoutubeOptions
-from tunescribe.transforms.quality.decide import Decisions
+from tunescribe.pipelines.config.output import ResourcesConfig, ShardsConfig, SplitConfig
+from tunescribe.transforms.corpus.settings import ErrorRatioGuard
+from tunescribe.transforms.ingest.settings import RemoteOptions, YoutubeOptions
+from tunescribe.transforms.quality.settings import Decisions
 
 
 class BuildConfig(Section):
@@ -40,7 +40,7 @@ class BuildConfig(Section):
     resources: ResourcesConfig = ResourcesConfig()
     remote: RemoteOptions = RemoteOptions()
     youtube: YoutubeOptions = YoutubeOptions()
-    errors: ErrorsConfig = ErrorsConfig()
+    errors: ErrorRatioGuard = ErrorRatioGuard()
 
     @model_validator(mode="after")
     def _hop(self):

@@ -1,4 +1,5 @@
-"""Config sections for the corpus output and the run: splits, shards, resource hints, the error guard."""
+"""Config sections for the corpus output and the run: splits, shards, resource hints. (The error
+guard's `errors` section is its own settings type: transforms/corpus/guard.py.)"""
 
 from __future__ import annotations
 
@@ -88,31 +89,3 @@ class ResourcesConfig(Section):
     def hints(self) -> dict[str, str]:
         """As keyword arguments for Beam's `with_resource_hints`."""
         return {k: v for k, v in (("accelerator", self.accelerator), ("min_ram", self.min_ram)) if v}
-
-
-class ErrorsConfig(Section):
-    """The error-ratio guard (transforms/corpus/guard.py): a stage that fails on more than this share
-    of the items (or clips) entering it stops the run before the corpus is finished, with a report.
-    It decides whether a corpus is finished, not what is in it, so it is not in the config hash: a
-    rerun with a raised ratio reuses the stopped run's work."""
-
-    max_error_ratio: float = Field(0.5, gt=0, le=1)  # 1: off
-    min_items: int = Field(20, ge=1)  # stages that saw fewer are not judged (one bad file in a tiny run)
-    per_stage: dict[str, float] = {}  # stage -> its own ratio, e.g. {captions: 0.9}
-
-    @field_validator("per_stage")
-    @classmethod
-    def _stages(cls, v):
-        from tunescribe.transforms.corpus.guard import JUDGED_STAGES
-
-        bad = sorted(set(v) - set(JUDGED_STAGES))
-        if bad:
-            raise ValueError(f"unknown stage(s) {bad}; judged stages: {', '.join(JUDGED_STAGES)}")
-        if any(not 0 < r <= 1 for r in v.values()):
-            raise ValueError("each ratio must be > 0 and <= 1 (1: off for that stage)")
-        return v
-
-    def guard(self):
-        from tunescribe.transforms.corpus.guard import ErrorRatioGuard
-
-        return ErrorRatioGuard(self.max_error_ratio, self.min_items, dict(self.per_stage))

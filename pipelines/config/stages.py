@@ -8,6 +8,7 @@ from pydantic import Field
 
 from tunescribe.pipelines.caption_models import CaptionModels
 from tunescribe.pipelines.config.base import Section
+from tunescribe.transforms.captions.prompts import LP_MUSICCAPS_TASKS
 
 
 class AudioConfig(Section):
@@ -59,7 +60,7 @@ class TaggingConfig(Section):
     batch_size: int = Field(8, ge=1)
 
 
-OfflineTask = Literal["writing", "summary", "paraphrase", "attribute_prediction", "template"]
+OfflineTask = Literal[(*LP_MUSICCAPS_TASKS, "template")]  # "template": the offline captioner's fallback task
 
 
 class TemplateCaptionsConfig(Section):
@@ -84,6 +85,6 @@ class CaptionsConfig(Section):
         settings = TemplateCaptionsConfig() if self.template is True else self.template
         if settings.tasks is None:  # a task a model writes is left to the model
             taken = {task for model in self.models for task in getattr(model, "tasks", ())}
-            free = [t for t in OfflineTask.__args__[:4] if t not in taken]
+            free = [t for t in LP_MUSICCAPS_TASKS if t not in taken]
             settings = settings.model_copy(update={"tasks": free or ["template"]})
         return settings if settings.tasks else None

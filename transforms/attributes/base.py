@@ -18,7 +18,10 @@ from tunescribe.schemas import Attribute
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_KEY = re.compile(r"^\s*([A-Ga-g])\s*([#b\-♯♭]*)\s*(major|minor|maj|min|m)?\s*$", re.I)
+# A key's tonic as written: its letter, then accidentals (#, b, ♯, ♭, music21's "-") or the word.
+TONIC = r"([A-Ga-g])\s*(sharp|flat|[#b\-♯♭]*)"
+MODE = r"(major|minor|maj|min|m)"
+_KEY = re.compile(r"^\s*" + TONIC + r"\s*" + MODE + r"?\s*$", re.I)
 
 
 class AttributeExtractor(abc.ABC):
@@ -55,17 +58,21 @@ def parse_key(text: str) -> tuple[int, str]:
     m = _KEY.match(text or "")
     if not m:
         raise ValueError(f"not a key: {text!r}")
-    letter, accidentals, mode = m.groups()
-    pc = _LETTERS[letter.upper()] + sum(1 if a in "#♯" else -1 for a in accidentals)
-    mode = (mode or "major").lower()
-    return pc % 12, "minor" if mode in ("minor", "min", "m") else "major"
+    return key_of(*m.groups())
 
 
-def key_relation(estimate: str, truth: str) -> str:
-    """How an estimated key relates to the true one, as key-finding evaluations score it (MIREX):
-    "exact", "fifth" (dominant/subdominant, same mode), "relative" (relative major/minor),
-    "parallel" (same tonic, other mode) or "other"."""
-    (pe, me), (pt, mt) = parse_key(estimate), parse_key(truth)
+def key_of(letter: str, accidentals: str, mode: Optional[str]) -> tuple[int, str]:
+    """The groups of TONIC and MODE -> (pitch class, "major"|"minor"); no mode is major."""
+    accidentals = (accidentals or "").lower()
+    shift = {"sharp": 1, "flat": -1}.get(accidentals, sum(1 if a in "#♯" else -1 for a in accidentals))
+    return (_LETTERS[letter.upper()] + shift) % 12, "minor" if (mode or "").lower() in ("minor", "min", "m") else "major"
+
+
+def key_relation(estimate: tuple[int, str], truth: tuple[int, str]) -> str:
+    """How an estimated key relates to the true one (both as parse_key gives them), as key-finding
+    evaluations score it (MIREX): "exact", "fifth" (dominant/subdominant, same mode), "relative"
+    (relative major/minor), "parallel" (same tonic, other mode) or "other"."""
+    (pe, me), (pt, mt) = estimate, truth
     if (pe, me) == (pt, mt):
         return "exact"
     if me == mt and (pe - pt) % 12 in (5, 7):
@@ -78,6 +85,7 @@ def key_relation(estimate: str, truth: str) -> str:
 
 
 def tempo_matches(estimate: float, truth: float, tolerance: float = 0.04, octave: bool = False) -> bool:
-    """Within `tolerance` of the true tempo; with `octave`, half or double it also counts."""
+    """Within `tolerance` (relative; 0.04 as MIREX scores) of the true tempo; with `octave`, half or double it also
+    counts (a beat tracker's usual error, and a caption's)."""
     factors = (1.0, 0.5, 2.0) if octave else (1.0,)
     return any(abs(estimate - truth * f) <= tolerance * truth * f for f in factors)

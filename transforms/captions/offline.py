@@ -29,6 +29,7 @@ from tunescribe.schemas import Attribute, Caption, Clip, Tag
 from tunescribe.transforms.captions import phrasing as P
 from tunescribe.transforms.captions import style_model
 from tunescribe.transforms.captions.grammar import article, is_plural, join_words, with_article, word_list
+from tunescribe.transforms.captions.prompts import LP_MUSICCAPS_TASKS as TASKS
 from tunescribe.transforms.captions.prompts import PREDICTED_ORIGIN  # tags an LLM predicted: outputs, never inputs
 from tunescribe.transforms.ingest.vocabulary import CANONICAL
 
@@ -37,7 +38,6 @@ VOCABULARY_MOODS = frozenset(CANONICAL["mood"].split())  # the vocabulary's one-
 BACKEND = "template"  # no model: the backend name the corpus has always used for template captions
 PROMPT_PREFIX = "offline-"
 PROMPT_VERSION = "1"
-TASKS = ("writing", "summary", "paraphrase", "attribute_prediction")
 # The writing caption under the task name template captions always had: what the build writes
 # when models write all four tasks, so a clip whose model captions fail keeps a caption.
 FALLBACK_TASK = "template"

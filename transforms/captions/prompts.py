@@ -16,6 +16,9 @@ from tunescribe.schemas import Attribute, Clip
 
 # Tags this stage added from an LLM's answer (attribute prediction) carry this origin prefix;
 # they are never fed back into prompts as if they were facts about the clip.
+# The four caption tasks of LP-MusicCaps (Doh et al. 2023): the model prompts below and the
+# offline captioner (offline.py) write each under its name.
+LP_MUSICCAPS_TASKS = ("writing", "summary", "paraphrase", "attribute_prediction")
 PREDICTED_ORIGIN = "llm:"
 
 

@@ -13,40 +13,17 @@ can be inspected) and before the finishing files: a stopped run leaves no manife
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping
 
 import apache_beam as beam
 
-# stage -> how to read the number of elements that entered it from the run stats. "+self": the
-# stage's output count plus its own failures (nothing counts what entered it directly).
-ENTERING = {
-    "ingest": ("sources", "ingested"),
-    "fetch": ("stages", "unique"),
-    "decode": ("stages", "fetched"),
-    "segment": ("stages", "decoded"),
-    "stats": ("stages", "clips"),
-    "attributes": ("stages", "clips"),
-    "tagging": ("stages", "clips"),
-    "captions": ("stages", "measured"),
-    "encode": ("stages", "encoded", "+self"),
-}
-JUDGED_STAGES = tuple(ENTERING)
+from tunescribe.transforms.corpus.settings import ENTERING, JUDGED_STAGES, ErrorRatioGuard
+
 NOT_FAILURES = {("ingest", "duplicate_source")}  # a decision, not a failure
 TOP_REASONS = 3
 
 
 class ErrorRatioExceeded(RuntimeError):
     """A stage failed on more than its allowed share of its inputs; the message is the report."""
-
-
-@dataclasses.dataclass(frozen=True)
-class ErrorRatioGuard:
-    max_error_ratio: float = 0.5  # 1.0: off
-    min_items: int = 20  # stages that saw fewer elements are not judged
-    per_stage: Mapping[str, float] = dataclasses.field(default_factory=dict)  # stage -> its own ratio
-
-    def limit(self, stage: str) -> float:
-        return self.per_stage.get(stage, self.max_error_ratio)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -51,12 +51,13 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from tunescribe.transforms.captions.prompts import LP_MUSICCAPS_TASKS
+
 from . import embeddings, meteor
 
-LPMC_TASKS = (
-    "baseline_k2c", "baseline_tagconcat", "baseline_template", "caption_attribute_prediction",
-    "caption_paraphrase", "caption_summary", "caption_writing",
-)
+# LP-MusicCaps' released outputs: its baselines and one folder per caption task.
+LPMC_TASKS = ("baseline_k2c", "baseline_tagconcat", "baseline_template",
+              *sorted(f"caption_{task}" for task in LP_MUSICCAPS_TASKS))
 # LP-MusicCaps-MC keeps the MusicCaps clips it could crawl: 2,656 of the 2,663 training ones. Their
 # zip(predictions, train captions) therefore cut the vocabulary metrics to the first 2,656 predictions.
 LPMC_VOCAB_PREFIX = 2656

@@ -26,9 +26,10 @@ from urllib.parse import urlsplit
 import apache_beam as beam
 
 from tunescribe.schemas import SourceItem
-from tunescribe.transforms.ingest.remote import RemoteOptions, fetch_http, fetch_object, http_filesystem, with_retries
+from tunescribe.transforms.ingest.remote import fetch_http, fetch_object, http_filesystem, with_retries
 from tunescribe.transforms.ingest.roots import is_local
-from tunescribe.transforms.ingest.youtube import YoutubeOptions, download_audio, site_extractor_for
+from tunescribe.transforms.ingest.settings import RemoteOptions, YoutubeOptions
+from tunescribe.transforms.ingest.youtube import download_audio, site_extractor_for
 
 
 class FetchAudio(beam.DoFn):

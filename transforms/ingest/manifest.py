@@ -27,14 +27,12 @@ from urllib.parse import quote
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
-from pydantic import field_validator
 
 from tunescribe.schemas import Caption, SourceItem
 from tunescribe.transforms.ingest.remote import open_remote
 from tunescribe.transforms.ingest.roots import is_local
+from tunescribe.transforms.ingest.settings import ColumnMapping, YoutubeOptions
 from tunescribe.transforms.ingest.tags import normalise_tags, split_tag_field
-from tunescribe.transforms.ingest.youtube import YoutubeOptions
-from tunescribe.transforms.settings import Settings
 from tunescribe.transforms.stage import Rejected
 
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
@@ -56,38 +54,6 @@ def manifest_format(path: str) -> str:
         path = posixpath.splitext(path)[0]
     ext = posixpath.splitext(path)[1].lstrip(".")
     return {"json": "jsonl", "ndjson": "jsonl", "txt": "tsv", "pq": "parquet"}.get(ext, ext)
-
-
-class ColumnMapping(Settings):
-    """Which manifest column holds which field (the config's `columns`); a row needs a `path` or a
-    `youtube_id`. With a preset, the fields given replace the preset's (presets.py)."""
-
-    path: Optional[str] = "path"
-    id: Optional[str] = None  # default: the path as written in the manifest
-    track: Optional[str] = None
-    artist: Optional[str] = None
-    album: Optional[str] = None
-    tags: tuple[str, ...] = ()  # one or more columns; each a list or a separated string
-    licence: Optional[str] = None
-    start: Optional[str] = None
-    end: Optional[str] = None
-    tag_separator: str = ","
-    youtube_id: Optional[str] = None  # a video id: the audio is fetched with yt-dlp from youtube.url_template
-    captions: tuple[str, ...] = ()  # human-written captions, kept as reference captions
-    # Binary tag-matrix columns (MagnaTagATune): the column's name is a tag of rows whose cell is
-    # 1/true. "*" = every column not mapped to another field.
-    tag_flags: tuple[str, ...] = ()
-    trailing_tags: bool = False  # cells past the header's last column are tags (MTG-Jamendo TSV)
-
-    @field_validator("tags", "captions", "tag_flags", mode="before")
-    @classmethod
-    def _one_or_many(cls, v):
-        return (v,) if isinstance(v, str) else v
-
-    def mapped(self) -> set:
-        single = (self.path, self.id, self.track, self.artist, self.album, self.licence, self.start,
-                  self.end, self.youtube_id)
-        return {c for c in single if c} | set(self.tags) | set(self.captions)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
-from tunescribe.transforms.ingest.manifest import ColumnMapping
+from tunescribe.transforms.ingest.settings import ColumnMapping
 
 
 @dataclasses.dataclass(frozen=True)

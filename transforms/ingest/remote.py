@@ -21,9 +21,8 @@ from typing import Callable, Optional
 from urllib.parse import urlsplit
 
 import fsspec
-from pydantic import ByteSize, Field
 
-from tunescribe.transforms.settings import Settings
+from tunescribe.transforms.ingest.settings import RemoteOptions
 from tunescribe.transforms.stage import DISK_FULL_ERRNOS, Rejected
 
 # Reject reasons of the fetch stage (yt-dlp adds its own in youtube.py).
@@ -49,20 +48,6 @@ OF_THE_MOMENT = frozenset({"server_error", "rate_limited", "timeout", "network_e
 
 SNIFF_BYTES = 4096
 CHUNK_BYTES = 1 << 20
-
-
-class RemoteOptions(Settings):
-    """Downloads of http(s):// and object-store audio (the config's `remote` section)."""
-
-    timeout_s: float = Field(30.0, gt=0)  # connect timeout, and longest wait for the next bytes of an answer
-    retries: int = Field(3, ge=0, le=20)  # further tries on timeouts, slow drips, dropped connections, 5xx, 429
-    backoff_s: float = Field(1.0, ge=0)  # first wait between tries; doubles each time (with jitter)
-    max_backoff_s: float = Field(30.0, ge=0)
-    max_bytes: ByteSize = Field(2**30, ge=1024)  # per download; also "200MiB"
-    per_host: int = Field(4, ge=1)  # concurrent downloads per host, per worker process
-    # average body rate a download must keep once timeout_s has passed (slower: too_slow); 0: off
-    min_bytes_per_s: float = Field(8192.0, ge=0)
-    temp_dir: Optional[str] = None  # where fetched audio waits for the decoder; default: system temp
 
 
 # --- sniffing -------------------------------------------------------------------------------

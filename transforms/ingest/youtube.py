@@ -23,12 +23,10 @@ import time
 from functools import lru_cache
 from typing import Optional
 
-from pydantic import ByteSize, Field, field_validator, model_validator
-
 from tunescribe.transforms.ingest.remote import (
-    SNIFF_BYTES, Pace, RemoteOptions, fetch_rejected, http_status_reason, probe_http, sniff,
+    SNIFF_BYTES, Pace, fetch_rejected, http_status_reason, probe_http, sniff,
 )
-from tunescribe.transforms.settings import Settings
+from tunescribe.transforms.ingest.settings import RemoteOptions, YoutubeOptions
 from tunescribe.transforms.stage import Rejected
 
 log = logging.getLogger(__name__)
@@ -63,45 +61,6 @@ _FFMPEG_EXIT = {
     187: ("network_error", "ffmpeg: the stream ended early"),  # AVERROR_EOF
     8: ("http_error", "ffmpeg: HTTP error from the media server"),  # AVERROR_HTTP_*
 }
-
-
-class YoutubeOptions(Settings):
-    """yt-dlp downloads: YouTube ids and any page yt-dlp reads (the config's `youtube` section)."""
-
-    url_template: str = "https://www.youtube.com/watch?v={id}"  # a manifest's video id -> page URL
-    format: str = "bestaudio/best"  # yt-dlp format selector
-    sections: bool = True  # download only [start_s, end_s) of a ranged row when ffmpeg is there
-    ffmpeg: Optional[str] = None  # path; default imageio-ffmpeg's, else `ffmpeg` on PATH
-    cookies: Optional[str] = None  # Netscape cookies file (copied: yt-dlp rewrites its cookie file)
-    rate_limit: Optional[ByteSize] = Field(None, ge=1)  # bytes per second per download; also "2MiB"
-    sleep_s: float = Field(0.0, ge=0)  # before each download; random up to max_sleep_s if that is set
-    max_sleep_s: Optional[float] = Field(None, ge=0)
-    sleep_requests_s: float = Field(0.0, ge=0)  # between the page requests of one extraction
-    proxy: Optional[str] = None  # e.g. socks5://127.0.0.1:1080
-
-    @field_validator("url_template")
-    @classmethod
-    def _has_id(cls, v):
-        if "{id}" not in v or "://" not in v:
-            raise ValueError("must be a URL with an {id} placeholder, e.g. https://www.youtube.com/watch?v={id}")
-        try:
-            v.format(id="x")
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"only {{id}} may be a placeholder ({exc})") from None
-        return v
-
-    @field_validator("proxy")
-    @classmethod
-    def _proxy_url(cls, v):
-        if v is not None and v.split("://", 1)[0] not in ("http", "https", "socks4", "socks4a", "socks5", "socks5h"):
-            raise ValueError("must be an http(s):// or socks4/5:// URL")
-        return v
-
-    @model_validator(mode="after")
-    def _sleeps(self):
-        if self.max_sleep_s is not None and self.max_sleep_s < self.sleep_s:
-            raise ValueError("max_sleep_s must be at least sleep_s")
-        return self
 
 
 def find_ffmpeg(configured: Optional[str] = None) -> Optional[str]:

@@ -15,19 +15,21 @@ import math
 from typing import Optional
 
 import numpy as np
+from pydantic import Field
+
+from tunescribe.transforms.settings import Settings
 
 Message = tuple[str, str]  # (role, content)
 
 
-@dataclasses.dataclass(frozen=True)
-class GenerationParams:
-    """Decoding settings shared by every generating backend. temperature 0 = greedy."""
+class GenerationParams(Settings):
+    """Decoding settings shared by every generating backend (a captioner's `generation` section)."""
 
-    max_new_tokens: int = 128
-    temperature: float = 0.0
-    top_p: float = 1.0
-    top_k: int = 0  # 0 = no top-k cut
-    seed: int = 0  # base seed; each request gets its own seed derived from it
+    max_new_tokens: int = Field(128, ge=1, le=32768)
+    temperature: float = Field(0.0, ge=0, le=5)  # 0: greedy
+    top_p: float = Field(1.0, gt=0, le=1)
+    top_k: int = Field(0, ge=0)  # 0: no top-k cut
+    seed: int = Field(0, ge=0)  # base seed; each request's seed derives from it, the clip key and the prompt
 
     @property
     def sampling(self) -> bool:

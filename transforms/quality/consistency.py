@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import re
 
+from tunescribe.transforms.attributes.base import MODE, TONIC, key_of, key_relation
+from tunescribe.transforms.attributes.base import parse_key as parse_key_name
 from tunescribe.transforms.quality import lexicon
 
 BPM = re.compile(r"\b(\d{2,3}(?:\.\d+)?)\s*(?:bpm|beats per minute|beats a minute)\b", re.I)
@@ -20,9 +22,7 @@ TEMPO_WORDS = {  # -1 slow, 0 medium, +1 fast
     0: re.compile(r"\b(medium|mid|moderate|midtempo|mid-tempo|andante|moderato)\b(?=[ -]*(?:paced|pace|tempo|speed))", re.I),
     1: re.compile(r"\b(fast|faster|very fast|uptempo|up-tempo|quick|rapid|presto|allegro|vivace|frenetic)\b(?=[ -]*(?:paced|pace|tempo|speed|beat|rhythm|song|track|piece|music))", re.I),
 }
-_NOTE = r"([A-G])\s*(#|♯|b|♭|-|sharp|flat)?"
-KEY = re.compile(r"\b(?:in|key of|key:)\s+(?:the\s+key\s+of\s+)?" + _NOTE + r"\s*(major|minor|maj|min|m)\b", re.I)
-_PITCH = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+KEY = re.compile(r"\b(?:in|key of|key:)\s+(?:the\s+key\s+of\s+)?" + TONIC + r"\s*" + MODE + r"\b", re.I)
 _NOT_TYPOS = {"melodic", "organic", "harmonic", "bassy", "drummy", "strung", "piany", "voice", "vocal"}  # real words, not typos
 _WINDOW = 4  # words before a voice word in which a negation cancels it
 
@@ -156,42 +156,21 @@ def tempo_claim(text: str) -> tuple[float | None, float | None]:
 def parse_key(text: str) -> str | None:
     """A key named in `text` as "<pitch class 0-11> major|minor", e.g. "6 minor" for F# minor."""
     m = KEY.search(text)
-    if not m:
-        return None
-    return normalise_key(m.group(1), m.group(2), m.group(3))
-
-
-def normalise_key(note: str, accidental: str | None, mode: str) -> str:
-    pc = _PITCH[note.lower()]
-    acc = (accidental or "").lower()
-    if acc in ("#", "♯", "sharp"):
-        pc += 1
-    elif acc in ("b", "♭", "-", "flat"):
-        pc -= 1
-    mode = "minor" if mode.lower() in ("minor", "min", "m") else "major"
-    return f"{pc % 12} {mode}"
+    return "%d %s" % key_of(*m.groups()) if m else None
 
 
 def key_of_attribute(value: str | None) -> str | None:
     """An attribute value such as "F# minor", "Ab major", "A- major" in the form of parse_key."""
-    if not value:
+    try:
+        return "%d %s" % parse_key_name(value)
+    except ValueError:
         return None
-    m = re.match(r"\s*" + _NOTE + r"\s*(major|minor|maj|min|m)?\b", value, re.I)
-    return normalise_key(m.group(1), m.group(2), m.group(3) or "major") if m else None
 
 
 def keys_agree(claimed: str, measured: str, allow_relative: bool = True) -> bool:
     """Same key, or (with allow_relative) its relative major/minor, which key finders confuse."""
-    if claimed == measured:
-        return True
-    if not allow_relative:
-        return False
-    pc1, mode1 = claimed.split()
-    pc2, mode2 = measured.split()
-    if mode1 == mode2:
-        return False
-    major, minor = (int(pc1), int(pc2)) if mode1 == "major" else (int(pc2), int(pc1))
-    return (major - 3) % 12 == minor
+    relation = key_relation(*((int(pc), mode) for pc, mode in (k.split() for k in (claimed, measured))))
+    return relation == "exact" or (allow_relative and relation == "relative")
 
 
 def _tag_words(tags) -> set[str]:

@@ -26,25 +26,17 @@ from typing import Optional, Union
 import apache_beam as beam
 
 from tunescribe.schemas import Caption, Clip, DroppedCaption, Reject
-from tunescribe.transforms.quality.decontaminate import EvalIndex, EvalSetSpec, contamination, load_eval_set
-from tunescribe.transforms.quality.dedup import DedupRules, Summary, find_duplicates
+from tunescribe.transforms.quality.decontaminate import EvalIndex, contamination, load_eval_set
+from tunescribe.transforms.quality.dedup import Summary, find_duplicates
 from tunescribe.transforms.quality.find_duplicates import FindDuplicates
-from tunescribe.transforms.quality.gate import QualityThresholds, check_clip
+from tunescribe.transforms.quality.gate import check_clip
 from tunescribe.transforms.quality.rules import CaptionRules, caption_failures
+from tunescribe.transforms.quality.settings import Decisions, DedupRules
 from tunescribe.transforms.stage import REJECTS, Rejected, RunStage
 
 DECISION_STAGES = ("quality", "decontaminate", "dedup")
 # Output tag of the dropped-caption records.
 DROPPED = "dropped_captions"
-
-
-class Decisions(QualityThresholds):
-    """Every threshold the decisions use (the config's `quality` section): the clip rules of
-    gate.py, the caption rules, dedup and the evaluation sets to keep out."""
-
-    captions: CaptionRules = CaptionRules()
-    dedup: DedupRules = DedupRules()
-    decontaminate: tuple[EvalSetSpec, ...] = ()
 
 
 def judge_captions(clip: Clip, rules: CaptionRules) -> tuple[Clip, list[tuple[int, list]]]:

@@ -21,20 +21,9 @@ from apache_beam.io.filesystems import FileSystems
 
 from tunescribe.schemas import Clip
 from tunescribe.transforms.quality import fingerprint as fp
-from tunescribe.transforms.settings import Settings
+from tunescribe.transforms.quality.settings import EvalSetSpec
 
 _YOUTUBE_ID = re.compile(r"(?:v=|youtu\.be/|ytsearch:|youtube\.com/shorts/)([A-Za-z0-9_-]{11})")
-
-
-class EvalSetSpec(Settings):
-    """An evaluation set to keep out of the corpus: a CSV/TSV/JSONL manifest or a .txt id list."""
-
-    name: str
-    path: str
-    id_column: str = "id"
-    where: dict[str, str] = {}  # keep only rows whose column has this value, e.g. {is_audioset_eval: "True"}
-    audio_column: Optional[str] = None  # column of audio paths, fingerprinted for matching by audio
-    audio_root: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -78,28 +78,14 @@ from typing import NamedTuple, Optional
 
 import apache_beam as beam
 import numpy as np
-from pydantic import Field
 
 from tunescribe.schemas import Clip
 from tunescribe.transforms.quality import fingerprint as fp
-from tunescribe.transforms.settings import Settings
+from tunescribe.transforms.quality.settings import DedupRules
 
 VALUE_SAMPLE = 4
 MIN_VOTES = 2  # shared sub-fingerprint values that make two clips a candidate pair
 MAX_CHECKED = 20  # best-voted kept candidates whose matched spans count toward a clip's coverage
-
-
-class DedupRules(Settings):
-    """Duplicate clips (the config's `quality.dedup`); decided after the per-clip rules."""
-
-    exact_audio: bool = True
-    max_ber: Optional[float] = Field(0.1, ge=0, le=0.5)  # None: no near-duplicate audio check (copies measure <= 0.02)
-    min_overlap_s: float = Field(5.0, gt=0)
-    min_coverage: float = Field(0.5, gt=0, le=1)
-    # sub-fingerprint values (MinHash bands) shared by more clips (captions) carry no identity
-    max_bucket: int = Field(200, ge=2)
-    caption_jaccard: Optional[float] = Field(None, gt=0, le=1)  # e.g. 0.9; None: captions are not deduplicated
-    num_perm: int = Field(128, ge=16)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Optional
 from pydantic import Field
 
 from tunescribe.schemas import Caption, Clip
+from tunescribe.transforms.attributes.base import tempo_matches
 from tunescribe.transforms.quality import lexicon
 from tunescribe.transforms.quality.consistency import key_of_attribute, keys_agree
 from tunescribe.transforms.settings import Settings
@@ -75,10 +76,6 @@ def voice_evidence(clip: Clip, rules: CaptionRules) -> Optional[str]:
             lexicon.INSTRUMENTAL_TAGS.sub("", tags)):
         return "tags say instrumental"
     return None
-
-
-def _tempo_agrees(claimed: float, measured: float, tolerance: float) -> bool:
-    return any(abs(claimed - measured * k) <= tolerance * measured * k for k in (0.5, 1.0, 2.0))
 
 
 def caption_failures(caption: Caption, clip: Clip, rules: CaptionRules) -> list[tuple[str, str]]:
@@ -149,7 +146,7 @@ def _contradictions(s: dict, clip: Clip, rules: CaptionRules, quote) -> list[tup
     tempo = _attribute(clip, rules.tempo_attribute)
     if rules.tempo_tolerance is not None and tempo is not None and tempo.number:
         bpm, cls = s.get("tempo_bpm"), s.get("tempo_class")
-        if bpm is not None and not _tempo_agrees(bpm, tempo.number, rules.tempo_tolerance):
+        if bpm is not None and not tempo_matches(bpm, tempo.number, rules.tempo_tolerance, octave=True):
             out.append(("tempo_mismatch", f"says {bpm:g} bpm, measured {tempo.number:.1f}"))
         elif cls == 1 and tempo.number * 2 < rules.slow_max_bpm:
             out.append(("tempo_mismatch", f"says fast, measured {tempo.number:.1f} bpm"))

@@ -95,10 +95,6 @@ def iter_clip_tables(corpus: str, columns: Optional[list[str]] = None) -> Iterat
         yield path, read_table(path, columns)
 
 
-def read_rejects(corpus: str) -> pa.Table:
-    return read_table(join(corpus, REJECTS_FILE))
-
-
 class TarDamage(Exception):
     """A shard that cannot be read to its end; `offset` is where reading failed."""
 
