@@ -1,8 +1,7 @@
-"""The quality gate: cheap threshold rules over stats already stored on the clip.
+"""The clip rules: cheap threshold rules over stats already stored on the clip.
 
-Each rule returns None when the clip passes, or (reason, detail). Changing a threshold never
-needs the audio again. A clip failing any rule is rejected with the first failing reason; the
-detail lists every rule it failed.
+Changing a threshold never needs the audio again. The decisions (decide.py) reject a clip failing
+any rule with the first failing reason; the detail lists every rule it failed.
 """
 
 from __future__ import annotations
@@ -14,6 +13,8 @@ from tunescribe.transforms.settings import Settings
 
 
 class QualityThresholds(Settings):
+    """The clip rules' thresholds: the first settings of the config's `quality` section (settings.py)."""
+
     min_duration_s: float = Field(3.0, ge=0)
     max_silence_ratio: float = Field(0.9, ge=0, le=1)
     require_caption: bool = True
