@@ -92,7 +92,7 @@ def bench_stage(lm: pathlib.Path, clips: int, tokens: int) -> None:
 
 
 def http_run(url: str, model: str, reqs, concurrency: int, tokens: int) -> float:
-    endpoint = Endpoint(url, model, concurrency=concurrency, timeout_s=120, max_retries=0)
+    endpoint = Endpoint(base_url=url, model=model, concurrency=concurrency, timeout_s=120, max_retries=0)
     handler = OpenAIChatHandler(endpoint, GenerationParams(max_new_tokens=tokens, temperature=0.8))
     client = handler.load_model()
     try:

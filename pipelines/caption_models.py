@@ -31,7 +31,8 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from tunescribe.transforms.captions.prompts import LP_MUSICCAPS_TASKS, AudioPrompt, PromptTemplate, get_prompt
-from tunescribe.transforms.models.generation import GenerationParams
+from tunescribe.transforms.models.generation import Endpoint, GenerationParams
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
@@ -79,26 +80,15 @@ class _Local(_Section):
                            self.trust_remote_code, getattr(self, "gguf_file", None))
 
 
-class _Remote(_Section):
+class _Remote(Endpoint):
+    """A captioner calling an endpoint: the endpoint's own settings (generation.py) and these."""
+
     name: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
-    base_url: str = Field(pattern=r"^https?://")
-    model: str = Field(min_length=1)
-    revision: Optional[str] = None  # default: the model name the endpoint reports
-    api_key_env: Optional[str] = None  # NAME of the environment variable with the key, never the key
-    concurrency: int = Field(8, ge=1, le=1024)
-    max_retries: int = Field(4, ge=0, le=20)
-    timeout_s: float = Field(60.0, gt=0)
-    backoff_s: float = Field(1.0, ge=0)
-    max_backoff_s: float = Field(30.0, ge=0)
-    max_requests: Optional[int] = Field(None, ge=1)  # request budget per worker process; retries count
     generation: GenerationParams = GenerationParams()
     price: Optional[Price] = None
 
-    def endpoint(self):
-        from tunescribe.transforms.models.openai_chat import Endpoint  # Beam's ML stack imports torch: only when used
-
-        return Endpoint(self.base_url, self.model, self.api_key_env, self.revision, self.concurrency,
-                        self.max_retries, self.timeout_s, self.backoff_s, self.max_backoff_s, self.max_requests)
+    def endpoint(self) -> Endpoint:
+        return Endpoint(**{k: getattr(self, k) for k in Endpoint.model_fields})
 
 
 class TransformersText(_Local):

@@ -166,7 +166,8 @@ def test_guard_judges_only_stages_that_saw_enough_items():
     (breach,) = find_breaches(stats, {"decode": 4}, {"decode": {"missing_file": 4}},
                               ErrorRatioGuard(max_error_ratio=0.5, min_items=5))
     assert (breach.stage, breach.failed, breach.entered) == ("decode", 4, 5)
-    assert find_breaches(stats, {"decode": 4}, {}, ErrorRatioGuard(max_error_ratio=0.5, min_items=5, per_stage={"decode": 0.9})) == []
+    lenient = ErrorRatioGuard(max_error_ratio=0.5, min_items=5, per_stage={"decode": 0.9})
+    assert find_breaches(stats, {"decode": 4}, {}, lenient) == []
     # Captions: clips with a failed model caption, of the clips that entered the caption stage.
     many = {"sources": {"ingested": 40}, "stages": {"unique": 40, "fetched": 40, "decoded": 40, "clips": 40,
                                                      "measured": 40, "encoded": 40}}

@@ -46,7 +46,7 @@ def http_captioner(base_url, model="m", tasks=("writing", "summary"), batch=32, 
     # The deadline is far past any answer's time on a busy machine: only a "timeout" fault, which
     # stalls for STALL_S (or until its server stops), reaches it.
     settings = {"max_retries": 2, "timeout_s": TIMEOUT_S, "backoff_s": 0.01, "max_backoff_s": 0.05, **endpoint}
-    handler = OpenAIChatHandler(Endpoint(base_url, model, **settings),
+    handler = OpenAIChatHandler(Endpoint(base_url=base_url, model=model, **settings),
                                 GenerationParams(max_new_tokens=8, temperature=0.7, seed=1),
                                 Batching(min_batch_size=batch, max_batch_size=batch))
     return Captioner("api", handler, tuple(get_prompt(t) for t in tasks), seed=1)
@@ -145,7 +145,7 @@ def test_audio_chat_endpoint_gets_resampled_wav_and_instruction(tmp_path):
         return completion(gen.text, body, prompt_tokens=len(pcm) // 640)
 
     with FaultServer(upstream=answer, plan=fail_first(["503"])) as server:
-        endpoint = Endpoint(server.base_url, "audio-model", max_retries=2, backoff_s=0.01, timeout_s=30)
+        endpoint = Endpoint(base_url=server.base_url, model="audio-model", max_retries=2, backoff_s=0.01, timeout_s=30)
         audio_handler = OpenAIChatHandler(endpoint, GenerationParams(max_new_tokens=5), Batching(max_batch_size=10),
                                           audio_sample_rate=16000)
         clips = [make_clip("k0", (), seconds=2.0, rate=44100), make_clip("k1", (), seconds=3.0, rate=48000)]

@@ -1,5 +1,5 @@
 """Config sections for the corpus output and the run: splits, shards, resource hints. (The error
-guard's `errors` section is its own settings type: transforms/corpus/guard.py.)"""
+guard's `errors` section is its own settings type: transforms/corpus/settings.py.)"""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import os
 from typing import Optional
 
 import numpy as np
@@ -34,6 +35,31 @@ class GenerationParams(Settings):
     @property
     def sampling(self) -> bool:
         return self.temperature > 0
+
+
+class Endpoint(Settings):
+    """An OpenAI-compatible chat endpoint and how it is called (openai_chat.py); the config's
+    `openai` and `openai-audio` captioners are this plus their tasks."""
+
+    base_url: str = Field(pattern=r"^https?://")  # e.g. http://127.0.0.1:8000/v1
+    model: str = Field(min_length=1)
+    api_key_env: Optional[str] = None  # NAME of the environment variable holding the key, never the key
+    revision: Optional[str] = None  # e.g. a dated snapshot; default: the model name the server reports
+    concurrency: int = Field(8, ge=1, le=1024)
+    max_retries: int = Field(4, ge=0, le=20)
+    timeout_s: float = Field(60.0, gt=0)
+    backoff_s: float = Field(1.0, ge=0)
+    max_backoff_s: float = Field(30.0, ge=0)
+    max_requests: Optional[int] = Field(None, ge=1)  # request budget (every attempt counts), per client
+
+    def headers(self) -> dict[str, str]:
+        headers = {"content-type": "application/json"}
+        if self.api_key_env:
+            key = os.environ.get(self.api_key_env)
+            if not key:
+                raise ValueError(f"environment variable {self.api_key_env} (the API key) is not set")
+            headers["authorization"] = f"Bearer {key}"
+        return headers
 
 
 @dataclasses.dataclass(frozen=True)

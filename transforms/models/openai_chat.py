@@ -20,7 +20,6 @@ import base64
 import dataclasses
 import json
 import logging
-import os
 import random
 import threading
 from typing import Any, Optional, Sequence, Union
@@ -31,7 +30,7 @@ import numpy as np
 from tunescribe.transforms.audio.encode import encode_pcm
 from tunescribe.transforms.models.base import Batching, TunescribeModelHandler
 from tunescribe.transforms.models.generation import (
-    AudioRequest, Generation, GenerationParams, TextRequest, resample,
+    AudioRequest, Endpoint, Generation, GenerationParams, TextRequest, resample,
 )
 
 log = logging.getLogger(__name__)
@@ -39,29 +38,6 @@ log = logging.getLogger(__name__)
 RETRYABLE = frozenset({"endpoint_rate_limited", "endpoint_server_error", "endpoint_timeout",
                        "endpoint_unreachable", "endpoint_empty_reply", "endpoint_malformed_reply"})
 RAW_KEPT = 2000  # characters of a bad reply kept in the reject detail
-
-
-@dataclasses.dataclass(frozen=True)
-class Endpoint:
-    base_url: str  # e.g. http://127.0.0.1:8000/v1
-    model: str
-    api_key_env: Optional[str] = None  # name of the environment variable holding the key
-    revision: Optional[str] = None  # e.g. a dated snapshot; default: the model name the server reports
-    concurrency: int = 8
-    max_retries: int = 4
-    timeout_s: float = 60.0
-    backoff_s: float = 1.0
-    max_backoff_s: float = 30.0
-    max_requests: Optional[int] = None  # request budget (every attempt counts), per client
-
-    def headers(self) -> dict[str, str]:
-        headers = {"content-type": "application/json"}
-        if self.api_key_env:
-            key = os.environ.get(self.api_key_env)
-            if not key:
-                raise ValueError(f"environment variable {self.api_key_env} (the API key) is not set")
-            headers["authorization"] = f"Bearer {key}"
-        return headers
 
 
 # A chat reply of 32k tokens is about 150 kB of JSON: a body far past that is not an answer, and
