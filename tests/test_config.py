@@ -67,3 +67,26 @@ def test_cli_reports_bad_config_and_does_no_work(tmp_path):
     assert proc.returncode == 2
     assert "typo_section: Extra inputs are not permitted" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_every_model_path_is_resolved_by_one_rule(tmp_path, monkeypatch):
+    """Captioners, their tokenizers, the tagger and CLAP: a local model (under ~, ./ or ../, a
+    .gguf file, or a folder next to the config) becomes absolute; a hub id stays as written."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "clap-folder").mkdir()
+    models = """captions:
+  models:
+    - {backend: transformers, name: a, model: ~/lm}
+    - {backend: transformers, name: b, model: lm.Q4.gguf}
+    - {backend: openai, base_url: "http://h/v1", model: ./not-a-path, tokenizer: ../tok}
+    - {backend: transformers-audio, model: org/whisper}
+tagging: {model: ./tagger}
+clap: {model: clap-folder}
+"""
+    cfg = load_config(str(_write(tmp_path, GOOD + models)))
+    lm, gguf, api, audio = cfg.captions.models
+    assert (lm.model, gguf.model) == (str(tmp_path / "home" / "lm"), str(tmp_path / "lm.Q4.gguf"))
+    assert (api.model, api.tokenizer) == ("./not-a-path", str(tmp_path.parent / "tok"))  # an endpoint's model is a name
+    assert audio.model == "org/whisper"
+    assert (cfg.tagging.model, cfg.clap.model) == (str(tmp_path / "tagger"), str(tmp_path / "clap-folder"))
+    assert load_config(str(_write(tmp_path, GOOD + "clap: {model: laion/clap}\n"))).clap.model == "laion/clap"
