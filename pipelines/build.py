@@ -95,17 +95,13 @@ def read_inputs(p: beam.Pipeline, cfg: BuildConfig):
 def audio_steps(cfg: BuildConfig, provenance: dict, tags_later: bool) -> tuple[Step, ...]:
     """The per-item stages that need the PCM, in order (transforms/per_item.py). The clips are
     counted as "measured" after the last analysis step here, unless a tagging model comes later."""
-    seg, st = cfg.segment, cfg.stats
-    analysis = [Step("stats", ComputeAudioStats(st.silence_dbfs, st.frame_s, st.clip_level, st.speech,
-                                                st.speech_threshold)), *attribute_steps(cfg)]
+    analysis = [Step("stats", ComputeAudioStats(cfg.stats)), *attribute_steps(cfg)]
     if not tags_later:
         analysis[-1] = dataclasses.replace(analysis[-1], counted="measured")
     return (
         Step("fetch", FetchAudio(cfg.remote, cfg.youtube), "fetched"),
         # Decoded and cut in one pass: a clip's PCM at a time, whatever the source's length.
-        Step("decode", DecodeAndCut(
-            DecodeAudio(cfg.audio.sample_rate, cfg.audio.channels, cfg.audio.max_source_s),
-            SegmentClips(seg.window_s, seg.hop_s or seg.window_s, seg.tail, seg.min_tail_s, **provenance)),
+        Step("decode", DecodeAndCut(DecodeAudio(cfg.audio), SegmentClips(cfg.segment, **provenance)),
              counted="clips", lists_outputs=True, counts_input="decoded"),
         *analysis,
         Step("stats", ComputeAudioIdentity()),

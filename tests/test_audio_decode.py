@@ -9,6 +9,7 @@ import soundfile as sf
 from conftest import tone, write_audio
 from tunescribe.schemas import SourceItem
 from tunescribe.transforms.audio.decode import DecodeAudio, decode_audio
+from tunescribe.transforms.audio.settings import AudioSettings
 from tunescribe.transforms.stage import Rejected
 
 
@@ -44,7 +45,7 @@ def test_over_long_source_is_rejected(tmp_path):
 
 def _reason(item):
     with pytest.raises(Rejected) as exc:
-        list(DecodeAudio(16000, 1).process(item))
+        list(DecodeAudio(AudioSettings(sample_rate=16000)).process(item))
     return exc.value.reason
 
 
@@ -67,7 +68,7 @@ def test_bad_files_are_rejected_with_specific_reasons(tmp_path):
     assert _reason(_item(tmp_path / "text.mp3")) == "not_audio"
     for cut in ("cut.flac", "cut.ogg", "cut.wav"):
         assert _reason(_item(tmp_path / cut)) in ("truncated", "corrupt_audio"), cut
-    (out,) = DecodeAudio(16000, 1).process(_item(good))
+    (out,) = DecodeAudio(AudioSettings(sample_rate=16000)).process(_item(good))
     assert out.samples.shape == (1, 8 * 16000) and out.sample_rate == 16000
 
 

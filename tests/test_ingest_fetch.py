@@ -10,6 +10,7 @@ from conftest import write_audio
 from media_server import media_server  # noqa: F401 - the fixture
 from tunescribe.schemas import SourceItem
 from tunescribe.transforms.audio.decode import DecodeAudio
+from tunescribe.transforms.audio.settings import AudioSettings
 from tunescribe.transforms.ingest.fetch import FetchAudio, is_local
 from tunescribe.transforms.ingest.remote import RemoteOptions
 from tunescribe.transforms.ingest.youtube import YoutubeOptions
@@ -50,7 +51,7 @@ def test_fetched_copy_is_decoded_then_removed(served, tmp_path):
         assert direct.uri == served.url + "/audio/tone.ogg" and direct.key == item(direct.uri, 1.0, 3.0).key
         assert (direct.fetched_offset_s, section.fetched_offset_s) == (0.0, 2.0)
         assert os.path.isfile(direct.fetched) and os.path.isfile(section.fetched)
-        decode = DecodeAudio(sample_rate=16000)
+        decode = DecodeAudio(AudioSettings(sample_rate=16000))
         (a,) = decode.process(direct)
         (b,) = decode.process(section)
         assert (a.offset_s, a.duration_s) == (1.0, pytest.approx(2.0, abs=1e-3))
@@ -67,7 +68,7 @@ def test_whole_download_is_cut_by_the_decoder(served):
     try:
         (got,) = fetch.process(item(served.url + "/watch?v=vid01", 2.0, 5.0))
         assert got.fetched_offset_s == 0.0
-        (audio,) = DecodeAudio(sample_rate=16000).process(got)
+        (audio,) = DecodeAudio(AudioSettings(sample_rate=16000)).process(got)
         assert audio.duration_s == pytest.approx(3.0, abs=1e-3) and audio.offset_s == 2.0
     finally:
         fetch.teardown()
@@ -104,7 +105,7 @@ def test_stage_sends_every_failure_to_the_rejects(served, tmp_path):
     with beam.Pipeline() as p:
         fetched, bad_fetch = p | beam.Create(items) | "Fetch" >> RunStage(
             "fetch", FetchAudio(FAST.model_copy(update={"temp_dir": str(tmp_path / "fetch")})))
-        decoded, bad_decode = fetched | "Decode" >> RunStage("decode", DecodeAudio(sample_rate=16000))
+        decoded, bad_decode = fetched | "Decode" >> RunStage("decode", DecodeAudio(AudioSettings(sample_rate=16000)))
         assert_that(decoded | beam.Map(lambda a: (a.source_id, a.offset_s, round(a.duration_s, 2))), equal_to([
             ("local", 0.0, 2.0), ("http", 0.0, 6.0), ("page", 1.0, 2.0), ("video", 2.0, 3.0),
         ]), label="decoded")

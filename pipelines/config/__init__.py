@@ -15,7 +15,7 @@ from tunescribe.pipelines.config.inputs import (
     FolderInput, Input, ManifestInput,
 )
 from tunescribe.pipelines.config.stages import (
-    AttributesConfig, AudioConfig, CaptionsConfig, OfflineTask, SegmentConfig, StatsConfig, TaggingConfig,
+    AttributesConfig, CaptionsConfig, OfflineTask, TaggingConfig,
     TemplateCaptionsConfig,
 )
 from tunescribe.pipelines.config.quality import (
@@ -37,11 +37,8 @@ __all__ = [
     "Input",
     "ManifestInput",
     "AttributesConfig",
-    "AudioConfig",
     "CaptionsConfig",
     "OfflineTask",
-    "SegmentConfig",
-    "StatsConfig",
     "TaggingConfig",
     "TemplateCaptionsConfig",
     "ClapConfig",

@@ -13,11 +13,10 @@ from pydantic import Field, ValidationError, model_validator
 from tunescribe.pipelines.caption_models import resolve_model_paths
 from tunescribe.pipelines.config.base import ConfigError, Section, resolve_model_path, resolve_path
 from tunescribe.pipelines.config.inputs import Input, ManifestInput
-from tunescribe.pipelines.config.stages import (
-    AttributesConfig, AudioConfig, CaptionsConfig, SegmentConfig, StatsConfig, TaggingConfig,
-)
+from tunescribe.pipelines.config.stages import AttributesConfig, CaptionsConfig, TaggingConfig
 from tunescribe.pipelines.config.quality import ClapConfig
 from tunescribe.pipelines.config.output import ResourcesConfig, ShardsConfig, SplitConfig
+from tunescribe.transforms.audio.settings import AudioSettings, SegmentSettings, StatsSettings
 from tunescribe.transforms.corpus.settings import ErrorRatioGuard
 from tunescribe.transforms.ingest.settings import RemoteOptions, YoutubeOptions
 from tunescribe.transforms.quality.settings import Decisions
@@ -27,9 +26,9 @@ class BuildConfig(Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")  # shard prefix: no dots or slashes
     output: str
     inputs: list[Input] = Field(min_length=1)
-    audio: AudioConfig = AudioConfig()
-    segment: SegmentConfig = SegmentConfig()
-    stats: StatsConfig = StatsConfig()
+    audio: AudioSettings = AudioSettings()
+    segment: SegmentSettings = SegmentSettings()
+    stats: StatsSettings = StatsSettings()
     attributes: AttributesConfig = AttributesConfig()
     tagging: TaggingConfig = TaggingConfig()
     captions: CaptionsConfig = CaptionsConfig()

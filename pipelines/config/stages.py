@@ -1,4 +1,5 @@
-"""Config sections for the audio and caption stages: decoding, cutting, stats, attributes, tags, captions."""
+"""Config sections for the attribute, tagging and caption stages. (Decoding, cutting and the audio
+stats are their stages' own settings types: transforms/audio/settings.py.)"""
 
 from __future__ import annotations
 
@@ -9,28 +10,6 @@ from pydantic import Field
 from tunescribe.pipelines.caption_models import CaptionModels
 from tunescribe.pipelines.config.base import Section
 from tunescribe.transforms.captions.prompts import LP_MUSICCAPS_TASKS
-
-
-class AudioConfig(Section):
-    sample_rate: int = Field(48000, ge=8000, le=192000)
-    channels: Literal[1, 2] = 1
-    format: Literal["flac", "flac24", "wav"] = "flac"
-    max_source_s: float = Field(3600.0, gt=0)  # longer sources are rejected (too_long)
-
-
-class SegmentConfig(Section):
-    window_s: float = Field(10.0, gt=0)
-    hop_s: Optional[float] = Field(None, gt=0)  # default: window_s (no overlap)
-    tail: Literal["keep", "pad", "drop"] = "keep"
-    min_tail_s: float = Field(2.0, ge=0)
-
-
-class StatsConfig(Section):
-    silence_dbfs: float = Field(-60.0, lt=0)
-    frame_s: float = Field(0.05, gt=0)
-    clip_level: float = Field(0.999, gt=0, le=1)
-    speech: bool = True  # speech share from Silero VAD (MIT, ONNX from the silero-vad wheel): the costliest stat
-    speech_threshold: float = Field(0.5, gt=0, lt=1)
 
 
 class AttributesConfig(Section):

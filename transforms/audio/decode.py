@@ -18,9 +18,9 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from tunescribe.schemas import DecodedAudio, SourceItem
+from tunescribe.transforms.audio.settings import AudioSettings
 from tunescribe.transforms.stage import Rejected
 
-LAYOUTS = {1: "mono", 2: "stereo"}
 # A file that decodes to less than this share of its declared length (minus a second of slack
 # for estimated durations) lost its end.
 TRUNCATION_RATIO = 0.8
@@ -212,12 +212,8 @@ def _handed_out(ready: list):
 class DecodeAudio(beam.DoFn):
     """SourceItem -> DecodedAudio at the target rate and channel count."""
 
-    def __init__(self, sample_rate: int = 48000, channels: int = 1, max_seconds: float = 3600.0):
-        if channels not in LAYOUTS:
-            raise ValueError(f"channels must be 1 or 2, not {channels}")
-        self.sample_rate = sample_rate
-        self.channels = channels
-        self.max_seconds = max_seconds
+    def __init__(self, audio: AudioSettings = AudioSettings()):
+        self.sample_rate, self.channels, self.max_seconds = audio.sample_rate, audio.channels, audio.max_source_s
 
     def process(self, item: SourceItem):
         samples = np.concatenate(list(self.blocks(item)), axis=1)

@@ -16,8 +16,7 @@ import numpy as np
 
 from tunescribe.schemas import Clip, DecodedAudio, Provenance, SourceItem
 from tunescribe.transforms.audio.decode import DecodeAudio
-
-TAIL_POLICIES = ("keep", "pad", "drop")
+from tunescribe.transforms.audio.settings import SegmentSettings
 
 
 def clip_key(source_key: str, clip_index: int) -> str:
@@ -94,11 +93,9 @@ def make_clip(item: SourceItem, provenance: Provenance, index: int, lo: int, hi:
 class SegmentClips(beam.DoFn):
     """DecodedAudio -> Clip per window (with its PCM; encoding happens after the quality gate)."""
 
-    def __init__(self, window_s: float = 10.0, hop_s: float = 10.0, tail: str = "keep",
-                 min_tail_s: float = 2.0, tool_version: str = "", config_hash: str = ""):
-        if tail not in TAIL_POLICIES:
-            raise ValueError(f"tail must be one of {TAIL_POLICIES}, not {tail!r}")
-        self.window_s, self.hop_s, self.tail, self.min_tail_s = window_s, hop_s, tail, min_tail_s
+    def __init__(self, segment: SegmentSettings = SegmentSettings(), tool_version: str = "", config_hash: str = ""):
+        self.window_s, self.hop_s = segment.window_s, segment.hop_s or segment.window_s
+        self.tail, self.min_tail_s = segment.tail, segment.min_tail_s
         self.tool_version, self.config_hash = tool_version, config_hash
 
     def provenance(self, item: SourceItem) -> Provenance:

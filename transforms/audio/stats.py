@@ -17,6 +17,7 @@ import numpy as np
 import scipy.fft
 
 from tunescribe.schemas import Clip
+from tunescribe.transforms.audio.settings import StatsSettings
 from tunescribe.transforms.stage import Rejected
 from tunescribe.transforms.audio.loudness import (FLOOR_DB, chunk_energies, db, integrated_loudness,
                                                   loudness_range, true_peak)
@@ -97,10 +98,9 @@ def audio_stats(samples: np.ndarray, rate: int, silence_dbfs: float = -60.0, fra
 class ComputeAudioStats(beam.DoFn):
     """Clip -> Clip with `stats` filled in."""
 
-    def __init__(self, silence_dbfs: float = -60.0, frame_s: float = 0.05, clip_level: float = 0.999,
-                 speech: bool = True, speech_threshold: float = 0.5, speech_model: Optional[str] = None):
-        self.silence_dbfs, self.frame_s, self.clip_level = silence_dbfs, frame_s, clip_level
-        self.speech, self.speech_threshold, self.speech_model = speech, speech_threshold, speech_model
+    def __init__(self, settings: StatsSettings = StatsSettings(), speech_model: Optional[str] = None):
+        self.silence_dbfs, self.frame_s, self.clip_level = settings.silence_dbfs, settings.frame_s, settings.clip_level
+        self.speech, self.speech_threshold, self.speech_model = settings.speech, settings.speech_threshold, speech_model
         self._detector = None
 
     def setup(self):
