@@ -28,17 +28,14 @@ from __future__ import annotations
 import os
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 
 from tunescribe.transforms.captions.prompts import LP_MUSICCAPS_TASKS, AudioPrompt, PromptTemplate, get_prompt
 from tunescribe.transforms.models.generation import Endpoint, GenerationParams
+from tunescribe.transforms.settings import Settings
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
-
-
-class Price(_Section):
+class Price(Settings):
     """For `tunescribe estimate`: the endpoint's price per million tokens."""
 
     input_per_million: float = Field(ge=0)
@@ -63,7 +60,7 @@ def _audio_prompt(name: str) -> str:
 TextTasks = Annotated[list[str], Field(min_length=1), AfterValidator(_text_tasks)]
 
 
-class _Local(_Section):
+class _Local(Settings):
     name: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
     model: str = Field(min_length=1)  # hub id (org/name) or local folder (relative: to the config file)
     revision: Optional[str] = None
