@@ -189,8 +189,8 @@ def _parquet_rows(uri: str, raw, max_line_bytes: int):
     n, most = 0, PARQUET_CHUNK_LINES * max_line_bytes
     for g in range(reader.num_row_groups):
         group = reader.metadata.row_group(g)
-        size, column = max((group.column(c).total_uncompressed_size, group.column(c).path_in_schema)
-                           for c in range(group.num_columns))
+        size, column = max(((group.column(c).total_uncompressed_size, group.column(c).path_in_schema)
+                            for c in range(group.num_columns)), default=(0, ""))
         if size > most:  # each of its rows is a reject: which one holds the big cell is not known unread
             error = ("field_too_long", f"row group {g}: column {column!r} decompresses to {size} bytes (at most "
                      f"{most}: {PARQUET_CHUNK_LINES} x manifest.max_line_bytes); write smaller row groups")
