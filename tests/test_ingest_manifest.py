@@ -1,8 +1,10 @@
 """Manifest reading: rows stream out lazily; each bad row is a reject, the good rows still land."""
 
+import bz2
 import gzip
 import io
 import json
+import lzma
 import subprocess
 import sys
 
@@ -203,6 +205,17 @@ def test_overlong_lines_are_rejected_and_the_rows_around_them_kept(tmp_path):
     with pytest.raises(Rejected) as exc:
         list(read.process(str(tmp_path / "head.csv")))
     assert exc.value.reason == "line_too_long"
+
+
+@pytest.mark.parametrize("ext,compress", [("bz2", bz2.compress), ("xz", lzma.compress), ("gz", gzip.compress)])
+def test_every_compression_reads_past_an_overlong_line(tmp_path, ext, compress, media_server):  # noqa: F811
+    data = ("path\na.ogg\n" + "x" * 5000 + "\nb.ogg\n").encode()
+    (tmp_path / f"m.csv.{ext}").write_bytes(compress(data))
+    (media_server.root / f"m.csv.{ext}").write_bytes(compress(data))
+    for uri in (str(tmp_path / f"m.csv.{ext}"), f"{media_server.url}/manifest/m.csv.{ext}"):
+        rows = list(ReadManifest(max_line_bytes=1024).process(uri))
+        assert [(r.row_number, r.error[0] if r.error else r.cells["path"]) for r in rows] == [
+            (1, "a.ogg"), (2, "line_too_long"), (3, "b.ogg")], uri
 
 
 def test_overlong_line_reject_names_manifest_and_line_in_a_build_stage(tmp_path):
