@@ -172,11 +172,19 @@ def test_reader_streams_rows_before_a_failure(tmp_path):
 
 # --- Bounded reading: an over-long line is a reject, read past but never held ----------------
 
-class Trickle(io.BytesIO):
+class Trickle(io.RawIOBase):
     """A stream that returns a few bytes per read, as a slow decompressor or socket may."""
 
-    def read(self, n=-1):
-        return super().read(min(n, 3))
+    def __init__(self, data: bytes):
+        self.data = io.BytesIO(data)
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        got = self.data.read(min(len(buffer), 3))
+        buffer[:len(got)] = got
+        return len(got)
 
 
 @pytest.mark.parametrize("stream", [io.BytesIO, Trickle])

@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 import csv
 import dataclasses
+import io
 import itertools
 import json
 import posixpath
@@ -126,25 +127,15 @@ def _open_manifest(uri: str):
 
 def bounded_lines(raw, limit: int):
     """The lines of the binary stream `raw`, each with its newline; a line over `limit` bytes comes
-    as None, read past in chunks and never held whole (a 2 GiB line costs `limit` bytes, not 2 GiB)."""
-    held, start, scan, skipping = b"", 0, 0, False
-    while True:
-        end = held.find(b"\n", scan) + 1
-        if end:
-            yield None if skipping or end - start > limit + 1 else held[start:end]
-            start = scan = end
-            skipping = False
-            continue
-        held, start = held[start:], 0
-        if len(held) > limit:
-            held, skipping = b"", True
-        scan = len(held)
-        chunk = raw.read(_READ_BYTES)
-        if not chunk:
-            if held or skipping:
-                yield None if skipping else held
-            return
-        held += chunk
+    as None, read past in chunks and never held whole (a 2 GiB line costs `limit` bytes, not 2 GiB).
+    A buffer of our own: not every stream's readline takes a size (fsspec's HTTP files do not)."""
+    buffered = io.BufferedReader(raw, _READ_BYTES)
+    while line := buffered.readline(limit + 1):
+        if len(line) > limit and not line.endswith(b"\n"):
+            while (rest := buffered.readline(_READ_BYTES)) and not rest.endswith(b"\n"):
+                pass
+            line = None
+        yield line
 
 
 class LineTooLong(csv.Error):
