@@ -184,7 +184,7 @@ def _parquet_rows(uri: str, raw, max_line_bytes: int):
                             for c in range(group.num_columns)), default=(0, ""))
         if size > most:  # each of its rows is a reject: which one holds the big cell is not known unread
             error = ("field_too_long", f"row group {g}: column {column!r} decompresses to {size} bytes (at most "
-                     f"{most}: {PARQUET_CHUNK_LINES} x manifest.max_line_bytes); write smaller row groups")
+                     f"{most}: {PARQUET_CHUNK_LINES} x manifest.max_line_bytes); write smaller row groups or raise it")
             for n in range(n + 1, n + group.num_rows + 1):
                 yield ManifestRow(uri, n, None, error=error)
             continue
