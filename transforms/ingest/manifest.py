@@ -199,7 +199,7 @@ class ReadManifest(beam.DoFn):
 
     def __init__(self, fmt: Optional[str] = None, max_line_bytes: Optional[int] = None):
         self.fmt = fmt
-        self.max_line_bytes = max_line_bytes or MAX_LINE_BYTES
+        self.max_line_bytes = int(max_line_bytes or MAX_LINE_BYTES)
 
     def process(self, uri: str):
         fmt = self.fmt or manifest_format(uri)
