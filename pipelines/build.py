@@ -79,7 +79,7 @@ def read_inputs(p: beam.Pipeline, cfg: BuildConfig):
             fmt, columns = spec.reading()
             rows, bad_manifest = (
                 p | f"Manifest{n}" >> beam.Create([spec.path])
-                | f"ReadManifest{n}" >> RunStage("ingest", ReadManifest(fmt), partial=True)
+                | f"ReadManifest{n}" >> RunStage("ingest", ReadManifest(fmt, spec.max_line_bytes), partial=True)
             )
             audio_root = spec.audio_root or spec.path.rsplit("/", 1)[0]
             listed, bad_rows = rows | f"ParseRows{n}" >> RunStage(
