@@ -33,6 +33,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from tunescribe.schemas import Clip
+from tunescribe.transforms import failpoints
 from tunescribe.transforms.audio.store import AudioStore
 from tunescribe.transforms.sinks.files import list_files, read_bytes, write_atomically, write_bytes_atomically
 from tunescribe.transforms.sinks.layout import shard_name
@@ -236,6 +237,7 @@ class _WriteShard(beam.DoFn):
             FileSystems.delete([self._marker(fname)])  # a stale marker must never vouch for new bytes
         offsets = []
         write_atomically(path, lambda f: offsets.extend(write_tar(Tee(f, digest), samples, self.store)))
+        failpoints.reached("shard_written")
         if self.commit_dir:
             write_bytes_atomically(self._marker(fname), marker_text(digest.sha256.hexdigest(), digest.size))
         return offsets
