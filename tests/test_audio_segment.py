@@ -29,7 +29,8 @@ def test_hop_gives_overlapping_windows():
 def test_clips_carry_item_metadata_and_times():
     item = SourceItem("s1", "/a.ogg", "m.csv", (0, 1), artist_id="ar", licence="CC0", start_s=30.0, end_s=55.0)
     audio = DecodedAudio(item, np.ones((1, 25 * R), np.float32), R, offset_s=30.0)
-    clips = list(SegmentClips(SegmentSettings(window_s=10.0, tail="pad", min_tail_s=2.0), tool_version="9.9", config_hash="abc").process(audio))
+    settings = SegmentSettings(window_s=10.0, tail="pad", min_tail_s=2.0)
+    clips = list(SegmentClips(settings, tool_version="9.9", config_hash="abc").process(audio))
     assert [(c.clip_index, c.start_s, c.end_s) for c in clips] == [(0, 30.0, 40.0), (1, 40.0, 50.0), (2, 50.0, 60.0)]
     assert [c.key for c in clips] == [f"{item.key}_{i:05d}" for i in range(3)]
     assert all("." not in c.key and "/" not in c.key for c in clips)

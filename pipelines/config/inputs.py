@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import Field, model_validator
+from pydantic import ByteSize, Field, model_validator
 
 from tunescribe.pipelines.config.base import Section
 from tunescribe.transforms.ingest.presets import preset_mapping
@@ -17,6 +17,9 @@ class ManifestInput(Section):
     path: str
     preset: Optional[Literal["musiccaps", "mtg-jamendo", "magnatagatune", "generic"]] = None
     format: Optional[Literal["csv", "tsv", "jsonl", "parquet"]] = None  # default: preset's, else extension
+    # A longer line or CSV record is rejected (line_too_long) unread; default MAX_LINE_BYTES of
+    # transforms/ingest/manifest.py (1 MiB); also "4MiB".
+    max_line_bytes: Optional[ByteSize] = Field(None, ge=1024)
     audio_root: Optional[str] = None  # relative audio paths are under this; default: manifest's folder
     columns: ColumnMapping = ColumnMapping()
     licence: Optional[str] = None  # for rows without a licence column/value
