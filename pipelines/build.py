@@ -161,7 +161,7 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig, estimate_path: str | None
     offline = cfg.captions.offline()
     if offline:
         captioned, bad_captions = measured | "TemplateCaptions" >> RunStage(
-            "captions", OfflineCaptioner(offline.tasks, offline.seed, offline.min_confidence))
+            "captions", OfflineCaptioner(offline))
         bad_captions = [bad_captions]
     if captioners:
         from tunescribe.transforms.captions.model_captions import InCaptionOrder, ModelCaptions

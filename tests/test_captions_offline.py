@@ -22,6 +22,7 @@ from tunescribe.pipelines.config import ConfigError, load_config
 from tunescribe.schemas import Attribute, Clip, Provenance, Tag
 from tunescribe.transforms.captions import offline, style_model
 from tunescribe.transforms.captions.offline import OfflineCaptioner, write_captions
+from tunescribe.transforms.captions.settings import TemplateCaptions
 from tunescribe.transforms.evaluation import meteor, metrics
 from tunescribe.transforms.evaluation.hallucination import hallucinations, named_attributes
 from tunescribe.transforms.ingest.tags import normalise_tags, split_tag_field
@@ -187,7 +188,7 @@ def _clip(key, tags):
 def test_stage_adds_one_caption_per_task_with_provenance():
     clips = [_clip("k1", TAGS), _clip("k2", []), _clip("k3", TAGS[:2])]
     with beam.Pipeline() as p:
-        out, rejects = p | beam.Create(clips) | RunStage("captions", OfflineCaptioner(seed=5))
+        out, rejects = p | beam.Create(clips) | RunStage("captions", OfflineCaptioner(TemplateCaptions(seed=5)))
         rows = out | beam.Map(lambda c: (c.key, tuple(
             (x.task, x.backend, x.prompt_id, x.prompt_version, x.model_id, x.seed, x.text) for x in c.captions)))
         expected = [(c.key, tuple(
@@ -195,13 +196,13 @@ def test_stage_adds_one_caption_per_task_with_provenance():
             for t, text in write_captions(c.tags, key=c.key, seed=5).items())) for c in clips]
         assert_that(rows, equal_to(expected), label="captions")
         assert_that(rejects, equal_to([]), label="rejects")
-    (captioned,) = OfflineCaptioner(tasks=("writing", "template")).process(clips[0])
+    (captioned,) = OfflineCaptioner(TemplateCaptions(tasks=["writing", "template"])).process(clips[0])
     writing, fallback = captioned.captions
     assert (writing.task, fallback.task, fallback.prompt_id) == ("writing", "template", "offline-writing")
     assert fallback.text == writing.text
     assert captioned.captions[0].model_revision == offline.model_revision() and len(offline.model_revision()) == 12
-    with pytest.raises(ValueError, match="unknown offline caption task"):
-        OfflineCaptioner(tasks=("writing", "poem"))
+    with pytest.raises(ValueError, match="tasks.1"):
+        TemplateCaptions(tasks=["writing", "poem"])
 
 
 def _config(tmp_path, captions: str):

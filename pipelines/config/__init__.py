@@ -15,8 +15,7 @@ from tunescribe.pipelines.config.inputs import (
     FolderInput, Input, ManifestInput,
 )
 from tunescribe.pipelines.config.stages import (
-    AttributesConfig, CaptionsConfig, OfflineTask, TaggingConfig,
-    TemplateCaptionsConfig,
+    AttributesConfig, CaptionsConfig, TaggingConfig,
 )
 from tunescribe.pipelines.config.quality import (
     ClapConfig,
@@ -38,9 +37,7 @@ __all__ = [
     "ManifestInput",
     "AttributesConfig",
     "CaptionsConfig",
-    "OfflineTask",
     "TaggingConfig",
-    "TemplateCaptionsConfig",
     "ClapConfig",
     "ResourcesConfig",
     "ShardsConfig",

@@ -10,6 +10,7 @@ from pydantic import Field
 from tunescribe.pipelines.caption_models import CaptionModels
 from tunescribe.pipelines.config.base import Section
 from tunescribe.transforms.captions.prompts import LP_MUSICCAPS_TASKS
+from tunescribe.transforms.captions.settings import FALLBACK_TASK, TemplateCaptions
 
 
 class AttributesConfig(Section):
@@ -39,31 +40,17 @@ class TaggingConfig(Section):
     batch_size: int = Field(8, ge=1)
 
 
-OfflineTask = Literal[(*LP_MUSICCAPS_TASKS, "template")]  # "template": the offline captioner's fallback task
-
-
-class TemplateCaptionsConfig(Section):
-    """The offline captioner (transforms/captions/offline.py): MusicCaps-style sentences from the
-    tags and attributes, no model, no network."""
-
-    # null: the four LP-MusicCaps tasks no model here writes; if models write all four, "template"
-    # (the writing caption under task "template", so a clip whose model captions fail keeps one)
-    tasks: Optional[list[OfflineTask]] = None
-    seed: int = Field(0, ge=0)  # picks among equivalent sentence frames; recorded in each caption
-    min_confidence: float = Field(0.0, ge=0, le=1)  # measured attributes less sure than this go unsaid
-
-
 class CaptionsConfig(Section):
-    template: Union[bool, TemplateCaptionsConfig] = True  # true: the offline captioner as below; false: off
+    template: Union[bool, TemplateCaptions] = True  # true: the offline captioner as below; false: off
     models: CaptionModels = []  # model captioners, run after the template; see caption_models.py
 
-    def offline(self) -> Optional[TemplateCaptionsConfig]:
+    def offline(self) -> Optional[TemplateCaptions]:
         """The offline captioner's settings with its tasks resolved; None when it writes nothing."""
         if self.template is False:
             return None
-        settings = TemplateCaptionsConfig() if self.template is True else self.template
+        settings = TemplateCaptions() if self.template is True else self.template
         if settings.tasks is None:  # a task a model writes is left to the model
             taken = {task for model in self.models for task in getattr(model, "tasks", ())}
             free = [t for t in LP_MUSICCAPS_TASKS if t not in taken]
-            settings = settings.model_copy(update={"tasks": free or ["template"]})
+            settings = settings.model_copy(update={"tasks": free or [FALLBACK_TASK]})
         return settings if settings.tasks else None

@@ -31,6 +31,7 @@ from tunescribe.transforms.captions import style_model
 from tunescribe.transforms.captions.grammar import article, is_plural, join_words, with_article, word_list
 from tunescribe.transforms.captions.prompts import LP_MUSICCAPS_TASKS as TASKS
 from tunescribe.transforms.captions.prompts import PREDICTED_ORIGIN  # tags an LLM predicted: outputs, never inputs
+from tunescribe.transforms.captions.settings import FALLBACK_TASK, TemplateCaptions
 from tunescribe.transforms.ingest.vocabulary import CANONICAL
 
 VOCABULARY_MOODS = frozenset(CANONICAL["mood"].split())  # the vocabulary's one-word moods and themes
@@ -38,9 +39,6 @@ VOCABULARY_MOODS = frozenset(CANONICAL["mood"].split())  # the vocabulary's one-
 BACKEND = "template"  # no model: the backend name the corpus has always used for template captions
 PROMPT_PREFIX = "offline-"
 PROMPT_VERSION = "1"
-# The writing caption under the task name template captions always had: what the build writes
-# when models write all four tasks, so a clip whose model captions fail keeps a caption.
-FALLBACK_TASK = "template"
 # The librosa tempo's confidence (its metrical level's margin over the others) below which the caption
 # says no bpm: at 0.55, 0.98 of the seed-1 rendered ensembles' stated tempi were the beat, and 0.97 of
 # seed 2's (benchmarks/tempo.py, benchmarks/results/tempo-*-after.json).
@@ -364,11 +362,9 @@ class OfflineCaptioner(beam.DoFn):
 
     MODEL_ID = "offline-style-model"
 
-    def __init__(self, tasks: Sequence[str] = TASKS, seed: int = 0, min_confidence: float = 0.0):
-        unknown = sorted(set(tasks) - {*TASKS, FALLBACK_TASK})
-        if unknown:
-            raise ValueError(f"unknown offline caption task(s) {unknown}; known: {', '.join(TASKS)}, {FALLBACK_TASK}")
-        self.tasks, self.seed, self.min_confidence = tuple(tasks), seed, min_confidence
+    def __init__(self, settings: TemplateCaptions = TemplateCaptions()):
+        self.tasks, self.seed = tuple(settings.tasks or TASKS), settings.seed
+        self.min_confidence = settings.min_confidence
         self.model = self.revision = None
 
     def setup(self):
