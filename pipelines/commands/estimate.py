@@ -3,7 +3,9 @@
 Runs the build up to the captions (reading, decoding and cutting the audio, which costs
 nothing but time), then counts the requests, prompt tokens and output-token ceiling each
 configured captioner would spend, its cost ceiling where a price is configured, and whether it
-fits the request budget. Calls no model and writes no corpus.
+fits the request budget. Calls no model and writes nothing into the output: what the build's first
+stages keep (the clips' audio, the resume ledger) goes to a temporary folder, removed at the end, so
+the estimate is of the whole config, whatever an earlier build left in the output.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from tunescribe.pipelines.build import build_pipeline
+from tunescribe.pipelines.commands import EXIT_OVER_BUDGET
 from tunescribe.pipelines.config import check_inputs, load_config
 
 def add_arguments(parser) -> None:
@@ -55,11 +58,8 @@ def table(estimate: dict) -> str:
 
 
 def run(args, beam_args: list[str]) -> int:
-    cfg = load_config(args.config)
-    if args.json:
-        estimate = run_estimate(cfg, beam_args, args.json)
-    else:
-        with tempfile.TemporaryDirectory(prefix="tunescribe-estimate-") as tmp:
-            estimate = run_estimate(cfg, beam_args, os.path.join(tmp, "estimate.json"))
+    with tempfile.TemporaryDirectory(prefix="tunescribe-estimate-") as tmp:
+        cfg = load_config(args.config, output=tmp)
+        estimate = run_estimate(cfg, beam_args, args.json or os.path.join(tmp, "estimate.json"))
     print(table(estimate))
-    return 0 if all(c.get("within_budget", True) for c in estimate["captioners"]) else 3
+    return 0 if all(c.get("within_budget", True) for c in estimate["captioners"]) else EXIT_OVER_BUDGET
