@@ -205,13 +205,17 @@ def test_exit_codes_are_listed_in_the_readme_and_the_help():
         assert f"{code}  {meaning}" in shown
 
 
-def test_estimate_of_a_built_corpus_leaves_its_folder_as_it_was(work, example_corpus):
-    """`tunescribe estimate CONFIG` (README, "Model captions") on the config that built the example."""
+def test_estimate_of_a_changed_config_leaves_the_built_corpus_as_it_was(work, example_corpus):
+    """`tunescribe estimate CONFIG` (README, "Model captions"): what would the example cost cut into
+    5 s clips? Its first stages make new clips, whose audio must not land in the corpus's store."""
     def tree():
         return {str(p.relative_to(example_corpus)): (p.stat().st_size, p.stat().st_mtime_ns)
                 for p in example_corpus.rglob("*")}
 
+    config = (work / "config.yaml").read_text()
+    (work / "changed.yaml").write_text(config.replace("output: corpus", "output: examples/basic/corpus")
+                                       .replace("window_s: 10", "window_s: 5"))
     before = tree()
-    done = run_block(["tunescribe estimate examples/basic/config.yaml"], work)
+    done = run_block(["tunescribe estimate changed.yaml"], work)
     assert done.stdout.startswith("tunescribe: estimate (no model was called)")
     assert tree() == before
