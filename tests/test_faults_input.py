@@ -100,9 +100,9 @@ def write_manifests(root: pathlib.Path) -> dict[str, tuple[str, str, object]]:
     cases["huge_title_cell"] = ("huge metadata: 64 KiB+ title cell", f"{root}/faults.csv#{len(rows) - 1}",
                                 ("ingest", "field_too_long"))
     write_tone(audio / "huge_tags_cell.wav", "huge_tags_cell")
-    rows.append(["huge_tags_cell", "audio/huge_tags_cell.wav", ",".join(["rock"] * 2**20), "t"])
+    rows.append(["huge_tags_cell", "audio/huge_tags_cell.wav", ",".join(["rock"] * 2**15), "t"])
     n_huge_tags = len(rows) - 1
-    cases["faults.csv#%d" % n_huge_tags] = ("huge metadata: 4 MiB tag cell (over csv's field limit)",
+    cases["faults.csv#%d" % n_huge_tags] = ("huge metadata: 160 KiB tag cell (over csv's field limit)",
                                            f"{root}/faults.csv#{n_huge_tags}", ("ingest", "field_too_long"))
     write_tone(audio / "after_huge.wav", "after_huge")
     rows.append(["after_huge", "audio/after_huge.wav", "piano", "the row after a csv error"])
@@ -159,8 +159,8 @@ def write_manifests(root: pathlib.Path) -> dict[str, tuple[str, str, object]]:
              "{not json", json.dumps(["a", "list"]),
              json.dumps({"file": "audio/json_ok.wav", "id": "json_ok", "caption": "a calm piano", "tags": ["piano"]})]
     (root / "rows.jsonl").write_text("\n".join(lines) + "\n")
-    cases["huge_caption"] = ("huge metadata: 4 MiB caption (JSONL)", f"{root}/rows.jsonl#1",
-                             ("ingest", "field_too_long"))
+    cases["huge_caption"] = ("huge metadata: 4 MiB caption (JSONL line over max_line_bytes)",
+                             f"{root}/rows.jsonl#1", ("ingest", "line_too_long"))
     cases["bad_json"] = ("JSONL line that is not JSON", f"{root}/rows.jsonl#2", ("ingest", "bad_manifest_row"))
     cases["json_list"] = ("JSONL row that is not an object", f"{root}/rows.jsonl#3", ("ingest", "bad_manifest_row"))
     cases["json_ok"] = ("control: a good JSONL row", "json_ok", LANDS)

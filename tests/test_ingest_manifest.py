@@ -1,13 +1,19 @@
 """Manifest reading: rows stream out lazily; each bad row is a reject, the good rows still land."""
 
+import bz2
+import gzip
+import io
 import json
+import lzma
+import subprocess
+import sys
 
 import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
 from tunescribe.transforms.ingest.manifest import (
-    ColumnMapping, ManifestRow, ParseManifestRow, ReadManifest, manifest_format,
+    ColumnMapping, ManifestRow, ParseManifestRow, ReadManifest, bounded_lines, manifest_format,
 )
 from media_server import media_server  # noqa: F401 - the fixture
 from tunescribe.transforms.stage import Rejected, RunStage
@@ -162,3 +168,136 @@ def test_reader_streams_rows_before_a_failure(tmp_path):
             "ingest", ReadManifest(), partial=True)
         assert_that(rows | beam.combiners.Count.Globally(), equal_to([5]), label="rows")
         assert_that(bad | beam.Map(lambda r: r.reason), equal_to(["missing_manifest"]), label="bad")
+
+
+# --- Bounded reading: an over-long line is a reject, read past but never held ----------------
+
+class Trickle(io.RawIOBase):
+    """A stream that returns a few bytes per read, as a slow decompressor or socket may."""
+
+    def __init__(self, data: bytes):
+        self.data = io.BytesIO(data)
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        got = self.data.read(min(len(buffer), 3))
+        buffer[:len(got)] = got
+        return len(got)
+
+
+@pytest.mark.parametrize("stream", [io.BytesIO, Trickle])
+def test_bounded_lines_replace_only_overlong_lines_by_none(stream):
+    data = b"ok\n" + b"x" * 9 + b"\n\n" + b"y" * 8 + b"\n" + b"z" * 300_000 + b"\nlast" + b"w" * 4
+    assert list(bounded_lines(stream(data), 8)) == [b"ok\n", None, b"\n", b"y" * 8 + b"\n", None, b"lastwwww"]
+    assert list(bounded_lines(stream(b"a\n" + b"b" * 9), 8)) == [b"a\n", None]  # the unended last line too
+    assert list(bounded_lines(stream(b""), 8)) == []
+
+
+def test_overlong_lines_are_rejected_and_the_rows_around_them_kept(tmp_path):
+    long = "x" * 5000
+    with gzip.open(tmp_path / "m.jsonl.gz", "wt") as f:
+        f.write("\n".join([json.dumps({"path": "a.ogg"}), json.dumps({"path": long}), json.dumps({"path": "b.ogg"})]))
+    # CSV: an over-long line, and a record whose quoted cell spans lines that are each short enough;
+    # the cut record is read past to its closing quote ("" inside is an escaped quote).
+    cell = "\n".join([long[:900] + '""'] * 6)
+    (tmp_path / "m.csv").write_text(f'path,note\na.ogg,x\nb.ogg,{long}\nc.ogg,"{cell}"\nd.ogg,y\n')
+    read = ReadManifest(max_line_bytes=1024)
+    rows = [(r.row_number, r.error[0] if r.error else r.cells["path"] if r.cells else json.loads(r.raw)["path"])
+            for name in ("m.jsonl.gz", "m.csv") for r in read.process(str(tmp_path / name))]
+    assert rows == [(1, "a.ogg"), (2, "line_too_long"), (3, "b.ogg"),
+                    (1, "a.ogg"), (2, "line_too_long"), (3, "line_too_long"), (4, "d.ogg")]
+    assert list(ReadManifest(max_line_bytes=2 * len(long)).process(str(tmp_path / "m.csv")))[1].cells["note"] == long
+    (tmp_path / "head.csv").write_text(f"path,{long}\na.ogg,x\n")
+    with pytest.raises(Rejected) as exc:
+        list(read.process(str(tmp_path / "head.csv")))
+    assert exc.value.reason == "line_too_long"
+
+
+@pytest.mark.parametrize("ext,compress", [("bz2", bz2.compress), ("xz", lzma.compress), ("gz", gzip.compress)])
+def test_every_compression_reads_past_an_overlong_line(tmp_path, ext, compress, media_server):  # noqa: F811
+    data = ("path\na.ogg\n" + "x" * 5000 + "\nb.ogg\n").encode()
+    (tmp_path / f"m.csv.{ext}").write_bytes(compress(data))
+    (media_server.root / f"m.csv.{ext}").write_bytes(compress(data))
+    for uri in (str(tmp_path / f"m.csv.{ext}"), f"{media_server.url}/manifest/m.csv.{ext}"):
+        rows = list(ReadManifest(max_line_bytes=1024).process(uri))
+        assert [(r.row_number, r.error[0] if r.error else r.cells["path"]) for r in rows] == [
+            (1, "a.ogg"), (2, "line_too_long"), (3, "b.ogg")], uri
+
+
+def test_overlong_line_reject_names_manifest_and_line_in_a_build_stage(tmp_path):
+    (tmp_path / "m.jsonl").write_text(json.dumps({"path": "a.ogg"}) + "\n" + "[" * 4096 + "\n"
+                                      + json.dumps({"path": "b.ogg"}) + "\n")
+    with beam.Pipeline() as p:
+        rows, _ = p | beam.Create([str(tmp_path / "m.jsonl")]) | "Read" >> RunStage(
+            "ingest", ReadManifest(max_line_bytes=1024), partial=True)
+        items, bad = rows | "Parse" >> RunStage("ingest", ParseManifestRow(ColumnMapping(), str(tmp_path), 0))
+        assert_that(items | beam.Map(lambda i: i.source_id), equal_to(["a.ogg", "b.ogg"]), label="items")
+        assert_that(bad | beam.Map(lambda r: (r.source_id, r.stage, r.reason)),
+                    equal_to([(f"{tmp_path}/m.jsonl#2", "ingest", "line_too_long")]), label="bad")
+
+
+def test_parquet_row_group_too_big_to_read_is_rejected_row_by_row(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cells = ["a.ogg", "b.ogg", "z" * 400_000, "c.ogg", "d.ogg"]
+    pq.write_table(pa.table({"path": cells}), tmp_path / "m.parquet", row_group_size=2, compression="zstd")
+    rows = list(ReadManifest(max_line_bytes=1024).process(str(tmp_path / "m.parquet")))
+    assert [(r.row_number, r.error[0] if r.error else r.cells["path"]) for r in rows] == [
+        (1, "a.ogg"), (2, "b.ogg"), (3, "field_too_long"), (4, "field_too_long"), (5, "d.ogg")]
+    assert "row group 1" in rows[2].error[1]
+
+
+# The reader's peak memory, in a fresh process, relative to its own baseline. VmHWM, not getrusage's
+# ru_maxrss: Linux carries the parent's peak into ru_maxrss across exec, which hides any growth
+# smaller than the (large) pytest process that started this one.
+_PEAK_RSS = """
+import json, sys
+import pyarrow.parquet  # imported before the baseline: the library's own size is not the reader's
+from tunescribe.transforms.ingest.manifest import ReadManifest
+
+def peak_kib():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+
+read = ReadManifest(max_line_bytes=int(sys.argv[2]))
+before = peak_kib()
+rows = [(r.row_number, r.error[0] if r.error else "row") for r in read.process(sys.argv[1])]
+print(json.dumps({"rows": rows, "grown_kib": peak_kib() - before}))
+"""
+
+
+def peak_growth_reading(path, max_line_bytes: int) -> dict:
+    done = subprocess.run([sys.executable, "-c", _PEAK_RSS, str(path), str(max_line_bytes)],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_huge_gzip_line_is_rejected_without_being_held(tmp_path):
+    """128 MiB on one line, 0.6 MB gzipped: the reader's peak memory grows by a small fraction of it
+    (the reader before bounded lines grew by twice the line)."""
+    line_mib = 128
+    with gzip.open(tmp_path / "m.jsonl.gz", "wb", compresslevel=1) as f:
+        f.write(b'{"path": "a.ogg"}\n{"path": "')
+        for _ in range(line_mib):
+            f.write(b"x" * 2**20)
+        f.write(b'"}\n{"path": "b.ogg"}\n')
+    out = peak_growth_reading(tmp_path / "m.jsonl.gz", 2**20)
+    assert out["rows"] == [[1, "row"], [2, "line_too_long"], [3, "row"]]
+    assert out["grown_kib"] < line_mib * 1024 / 8, out
+
+
+def test_huge_parquet_cell_is_rejected_without_being_read(tmp_path):
+    """A 64 MiB cell, 3 KB compressed, in a row group of its own: rejected from the footer's sizes
+    (the reader before this decompressed and copied it, growing by more than twice the cell)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cell_mib = 64
+    pq.write_table(pa.table({"path": ["a.ogg", "z" * (cell_mib << 20), "b.ogg"]}), tmp_path / "m.parquet",
+                   row_group_size=1, compression="zstd")
+    out = peak_growth_reading(tmp_path / "m.parquet", 64 << 10)  # at most 16 MiB per column chunk
+    assert out["rows"] == [[1, "row"], [2, "field_too_long"], [3, "row"]]
+    assert out["grown_kib"] < cell_mib * 1024 / 4, out  # pyarrow's pools and threads: ~6 MiB of it

@@ -16,7 +16,6 @@ import re
 import shutil
 import signal
 import subprocess
-import time
 import types
 
 import pyarrow.parquet as pq
@@ -25,6 +24,7 @@ import soundfile as sf
 import webdataset as wds
 
 from mtg_corpus import RATE, build, build_command, tone, tree
+from tunescribe.transforms import failpoints
 
 LEDGER = ".tunescribe/ledger"
 
@@ -34,41 +34,34 @@ def ledger_runs(out: pathlib.Path) -> list[pathlib.Path]:
 
 
 KILL_POINTS = {
-    # name: (condition on the output folder, must the kill land before the build ends?)
-    "committing items": (lambda out: len(ledger_runs(out)) >= 2, True),
-    "writing shards": (lambda out: any(out.glob("shards/*.tar")), True),
-    "after the dataset card": (lambda out: (out / "README.md").exists() and not (out / "manifest.json").exists(), False),
+    # name: the build's failpoint (transforms/failpoints.py) where it SIGKILLs itself
+    "committing items": "ledger_flushed:2",
+    "writing shards": "shard_written",
+    "after the dataset card": "card_written",
 }
 
 
-def run_until(config: pathlib.Path, out: pathlib.Path, reached, timeout: float = 300) -> bool:
-    """Starts a build and SIGKILLs it (its whole process group) the moment `reached(out)` holds.
-    Returns True if it was killed, False if it finished first."""
+def run_until(config: pathlib.Path, out: pathlib.Path, failpoint: str) -> bool:
+    """Runs a build that SIGKILLs its process group at `failpoint`. Returns True if it was
+    killed there, False if it finished without passing it."""
     log = open(out.parent / f"{out.name}.log", "a")
-    proc = subprocess.Popen(build_command(config, out), stdout=log, stderr=log, start_new_session=True)
-    deadline = time.monotonic() + timeout
+    env = {**os.environ, failpoints.ENV: failpoint}
     try:
-        while proc.poll() is None:
-            if out.exists() and reached(out):
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                return True
-            assert time.monotonic() < deadline, "build did not reach the kill point in time"
-            time.sleep(0.01)
-        assert proc.returncode == 0, (out.parent / f"{out.name}.log").read_text()[-3000:]
-        return False
+        proc = subprocess.run(build_command(config, out), stdout=log, stderr=log, env=env, start_new_session=True,
+                              timeout=1800)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
         log.close()
+    if proc.returncode == -signal.SIGKILL:
+        return True
+    assert proc.returncode == 0, (out.parent / f"{out.name}.log").read_text()[-3000:]
+    return False
 
 
 @pytest.fixture(scope="module")
 def resumed(mtg_corpus, tmp_path_factory):
     """The same config built into a new folder through a kill at every point, then a rerun."""
     out = tmp_path_factory.mktemp("resumed") / "corpus"
-    killed = {name: run_until(mtg_corpus.config, out, reached) for name, (reached, _) in KILL_POINTS.items()}
+    killed = {name: run_until(mtg_corpus.config, out, point) for name, point in KILL_POINTS.items()}
     final = build(mtg_corpus.config, out)
     return out, killed, final.stderr
 
@@ -79,12 +72,12 @@ def test_killed_builds_resume_to_the_same_bytes(mtg_corpus, resumed, fault_log):
     want, have = tree(mtg_corpus.corpus), tree(out)
     differing = [name for name in want if have.get(name) != want[name]] + sorted(set(have) - set(want))
     books = json.loads((out / "stats.json").read_text())["sources"]
-    for name, (_, must) in KILL_POINTS.items():  # the reliability suite's table (tests/fault_table.py)
+    for name in KILL_POINTS:  # the reliability suite's table (tests/fault_table.py)
         fault_log.add(f"SIGKILL {name}, then rerun", ("killed; " if killed[name] else "finished first; ")
                       + ("rerun byte-identical" if not differing else f"{len(differing)} file(s) differ"),
                       ingested=books["ingested"], accepted=books["accepted"], rejected=books["rejected"])
-    for name, (_, must) in KILL_POINTS.items():
-        assert killed[name] or not must, f"the build finished before the kill point '{name}'"
+    for name in KILL_POINTS:
+        assert killed[name], f"the build finished without passing the kill point '{name}'"
     assert sorted(have) == sorted(want)
     assert [name for name in want if have[name] != want[name]] == []
     assert books["ingested"] == books["accepted"] + books["rejected"]
