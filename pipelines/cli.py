@@ -17,9 +17,8 @@ def _chosen(argv: list[str]) -> str | None:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = argparse.ArgumentParser(
-        prog="tunescribe", description="Build music-text corpora.", formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="exit codes:\n" + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items()))
+    parser = argparse.ArgumentParser(prog="tunescribe", description="Build music-text corpora.", epilog="exit codes: "
+                                     + " · ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()))
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress logging")
     sub = parser.add_subparsers(dest="command", required=True)
     chosen = _chosen(argv)

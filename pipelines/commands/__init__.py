@@ -19,11 +19,8 @@ COMMANDS = {
 
 # What every command exits with; `tunescribe --help` and the README ("Command line") list them.
 EXIT_CONFIG, EXIT_GUARD, EXIT_DISK_FULL, EXIT_OVER_BUDGET = 2, 3, 4, 5
-EXIT_CODES = {0: "done", 1: "an unexpected error (with its traceback), or `validate` found problems",
-              EXIT_CONFIG: "bad config or arguments, before any work",
-              EXIT_GUARD: "the error-ratio guard stopped the run (build, filter)",
-              EXIT_DISK_FULL: "the output disk is full (build, filter)",
-              EXIT_OVER_BUDGET: "a captioner would need more requests than its max_requests (estimate)"}
+EXIT_CODES = {0: "done", 1: "error (traceback) or `validate` found problems", EXIT_CONFIG: "bad config or arguments",
+              EXIT_GUARD: "error-ratio guard", EXIT_DISK_FULL: "disk full", EXIT_OVER_BUDGET: "estimate over budget"}
 
 
 def command(name: str):
