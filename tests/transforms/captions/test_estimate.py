@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import pathlib
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -14,6 +15,7 @@ from audio_files import write_audio
 from openai_servers import FaultServer
 from tiny_models import build_causal_lm
 from tunescribe.pipelines.cli import main
+from tunescribe.pipelines.commands import EXIT_OVER_BUDGET
 from tunescribe.transforms.captions.estimate import CostModel, EstimateCaptions
 from tunescribe.transforms.captions.model_captions import Captioner
 from tunescribe.transforms.captions.prompts import get_prompt
@@ -79,13 +81,16 @@ captions:
       price: {{input_per_million: 0.5, output_per_million: 1.5}}
     - {{backend: openai-audio, base_url: {server.base_url}, model: audio-x}}
 """)
+        (tmp_path / "out").mkdir()
+        (tmp_path / "out" / "notes.txt").write_text("the output folder of an earlier build")
         code = main(["-q", "estimate", str(tmp_path / "config.yaml"), "--json", str(tmp_path / "est.json")])
         calls = len(server.log)
     printed = capsys.readouterr().out
     est = json.loads((tmp_path / "est.json").read_text())
     assert calls == 0  # nothing was sent, and the unset API key did not matter
-    assert not (tmp_path / "out" / "shards").exists()
-    assert code == 3  # 3 clips need more than the api's budget of 2 requests
+    # Read-only: nothing of the build's first stages (audio store, ledger) lands in the output.
+    assert [p.relative_to(tmp_path / "out") for p in (tmp_path / "out").rglob("*")] == [pathlib.Path("notes.txt")]
+    assert code == EXIT_OVER_BUDGET  # 3 clips need more than the api's budget of 2 requests
     lm_e, api_e, audio_e = est["captioners"]
     assert lm_e["captioner"] == "transformers-0" and lm_e["model"] == "tiny-lm"
     assert lm_e["requests"] == 2 * (3 - lm_e["clips_without_inputs"]) >= 4  # a: 1 clip, b: 2 clips
