@@ -15,11 +15,10 @@ import re
 import sys
 from typing import Callable, Optional, TypeVar
 
+from tunescribe.pipelines.commands import EXIT_DISK_FULL, EXIT_GUARD
 from tunescribe.transforms.corpus.guard import ErrorRatioExceeded
 from tunescribe.transforms.stage import DISK_FULL_ERRNOS
 
-EXIT_GUARD = 3
-EXIT_DISK_FULL = 4
 T = TypeVar("T")
 
 

@@ -3,7 +3,7 @@
 Own vectorised implementation rather than pyloudnorm: the same K-weighting and gating, but the
 400 ms gating blocks and 3 s short-term windows are sums of 100 ms energies computed once, so a
 clip costs two biquad passes and a few array reductions (pyloudnorm loops in Python per block).
-tests/test_audio_loudness.py checks it against pyloudnorm and the standards' reference signals.
+tests/transforms/audio/test_stats.py checks it against pyloudnorm and the standards' reference signals.
 """
 
 from __future__ import annotations

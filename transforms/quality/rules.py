@@ -21,7 +21,7 @@ from tunescribe.transforms.settings import Settings
 
 class CaptionRules(Settings):
     """Thresholds of the caption rules (the config's `quality.captions`); None switches a rule off.
-    Defaults tuned on the MusicCaps train split (tests/test_quality_rules.py measures them)."""
+    Defaults tuned on the MusicCaps train split (tests/transforms/quality/test_rules.py measures them)."""
 
     min_words: int = Field(4, ge=0)
     max_words: int = Field(250, ge=1)
