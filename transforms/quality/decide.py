@@ -24,6 +24,7 @@ import dataclasses
 from typing import Optional, Union
 
 import apache_beam as beam
+from apache_beam.utils.shared import Shared
 
 from tunescribe.schemas import Caption, Clip, DroppedCaption, Reject
 from tunescribe.transforms.quality.decontaminate import EvalIndex, EvalSetSpec, contamination, load_eval_set
@@ -159,9 +160,11 @@ def decide_in_process(clips, d: Decisions) -> tuple[list[Clip], list[Reject], li
 class _Decontaminate(beam.DoFn):
     def __init__(self, rules: DedupRules, eval_sets: tuple[EvalSetSpec, ...]):
         self.rules, self.eval_sets = rules, eval_sets
+        # One index per worker process, whatever its threads: loading fingerprints the sets' audio.
+        self.shared = Shared()
 
     def setup(self):
-        self.index = eval_index(self.eval_sets)
+        self.index = self.shared.acquire(lambda: eval_index(self.eval_sets)) if self.eval_sets else None
 
     def process(self, clip: Clip):
         hit = self.index and contamination_hit(clip, self.index, self.rules)
