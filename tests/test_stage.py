@@ -4,6 +4,7 @@ import errno
 import os
 import sys
 import traceback
+from urllib.error import HTTPError
 
 import apache_beam as beam
 import pytest
@@ -53,6 +54,8 @@ def test_a_rejected_read_back_from_a_dead_letter_keeps_its_fields():
     assert not dead_letter_rejected("picky", (Rejected, repr(Rejected("not_wanted", "no")), [])).transient
     denied = dead_letter_rejected("picky", (PermissionError, repr(PermissionError(errno.EACCES, "denied")), []))
     assert denied.reason == "unexpected_error"  # an OSError, but not a full disk: the element's reject
+    odd = HTTPError("http://x/a.mp3", 500, "boom", {}, None)  # an OSError whose repr is no call
+    assert dead_letter_rejected("fetch", (HTTPError, repr(odd), [])).reason == "unexpected_error"
 
 
 def _dead_letter(exc: BaseException) -> tuple:

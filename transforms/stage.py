@@ -6,6 +6,8 @@ endpoint rate-limited, a file not there yet): the reject says so and the next ru
 `RunStage` applies the DoFn with Beam's `with_exception_handling`, so every exception — expected
 `Rejected` or an unexpected bug in a library — becomes a reject record naming the stage, and the
 run goes on. Nothing is dropped silently: an element either yields outputs or a reject.
+`RunModel` does the same for the model stages' RunInference (a failed batch: a reject per example).
+A full disk is the exception: it stops the run (`stop_on_disk_full`), whichever route it takes.
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ def dead_letter_rejected(stage: str, error: tuple, reason: str = "unexpected_err
             args = ast.literal_eval(exc_repr[len(exc_type.__name__):] or "()")
         except (ValueError, SyntaxError):  # args that are not literals: no errno to read
             args = ()
-        stop_on_disk_full(stage, exc_type(*args) if isinstance(args, tuple) else exc_type(args))
+        # Plain OSError: a subclass's own constructor may not take its args back.
+        stop_on_disk_full(stage, OSError(*args) if isinstance(args, tuple) else OSError(args))
     log.warning("unexpected error in stage %s:\n%s", stage, "".join(traceback_lines))
     return Rejected(reason, f"{exc_type.__name__}: {exc_repr}"[:DETAIL_KEPT], transient=True)
 
