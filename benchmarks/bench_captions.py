@@ -21,7 +21,7 @@ import tempfile
 import time
 
 HERE = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))  # the tiny model builders and test servers
+sys.path.insert(0, str(HERE.parent / "tests" / "support"))  # the tiny model builders and test servers
 
 from caption_helpers import make_clip, run_stage  # noqa: E402
 from openai_servers import FaultServer, transformers_serve  # noqa: E402

@@ -20,9 +20,9 @@ import time
 import tracemalloc
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "support"))
 
-from conftest import write_audio  # noqa: E402
+from audio_files import write_audio  # noqa: E402
 from media_server import serving  # noqa: E402
 from tunescribe.transforms.ingest.remote import RemoteOptions, fetch_http, http_filesystem  # noqa: E402
 from tunescribe.transforms.ingest.youtube import YoutubeOptions, download_audio  # noqa: E402

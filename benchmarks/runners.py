@@ -28,7 +28,7 @@ import tempfile
 import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "support"))
 
 from beam_services import portable_services  # noqa: E402
 from synthetic_corpus import make_input  # noqa: E402

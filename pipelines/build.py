@@ -80,7 +80,7 @@ def read_inputs(p: beam.Pipeline, cfg: BuildConfig):
             fmt, columns = spec.reading()
             rows, bad_manifest = (
                 p | f"Manifest{n}" >> beam.Create([spec.path])
-                | f"ReadManifest{n}" >> RunStage("ingest", ReadManifest(fmt), partial=True)
+                | f"ReadManifest{n}" >> RunStage("ingest", ReadManifest(fmt, spec.max_line_bytes), partial=True)
             )
             audio_root = spec.audio_root or spec.path.rsplit("/", 1)[0]
             listed, bad_rows = rows | f"ParseRows{n}" >> RunStage(
@@ -124,7 +124,7 @@ def keys_of(pcoll, label: str):
 def build_pipeline(p: beam.Pipeline, cfg: BuildConfig, estimate_path: str | None = None, workers: int = 1) -> None:
     """The corpus build; with `estimate_path`, a dry run that stops before the model captions and
     writes what they would ask (requests, tokens, cost) there instead. `workers`: processes that
-    run the per-item audio stages at once (pipelines/runners.py::audio_workers)."""
+    run the per-item audio stages at once, and shards written at once (pipelines/runners.py::audio_workers)."""
     out = cfg.output.rstrip("/")
     provenance = {"tool_version": tool_version(), "config_hash": cfg.config_hash()}
     store = audio_store(cfg)
@@ -205,5 +205,5 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig, estimate_path: str | None
                     **stage_counts}
     ingested = (listed, *rejects) | "Ingested" >> beam.Flatten()
     _, manifest = write_corpus(p, cfg, candidates, [*rejects, duplicates, stage_rejects], stage_counts,
-                               ingested, provenance, store)
+                               ingested, provenance, store, workers)
     manifest | "AfterCommits" >> WaitOn(commits) | "CompactLedger" >> CompactLedger(ledger, unique)

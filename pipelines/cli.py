@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from tunescribe.pipelines.commands import COMMANDS, command
+from tunescribe.pipelines.commands import COMMANDS, EXIT_CODES, EXIT_CONFIG, command
 from tunescribe.pipelines.config import ConfigError
 
 
@@ -17,7 +17,8 @@ def _chosen(argv: list[str]) -> str | None:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = argparse.ArgumentParser(prog="tunescribe", description="Build music-text corpora.")
+    parser = argparse.ArgumentParser(prog="tunescribe", description="Build music-text corpora.", epilog="exit codes: "
+                                     + " · ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()))
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress logging")
     sub = parser.add_subparsers(dest="command", required=True)
     chosen = _chosen(argv)
@@ -33,7 +34,7 @@ def main(argv=None) -> int:
         return command(args.command).run(args, rest)
     except ConfigError as exc:
         print(f"tunescribe: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
 
 
 if __name__ == "__main__":

@@ -55,12 +55,13 @@ def corpus_settings(cfg: BuildConfig) -> dict:
 
 
 def write_corpus(p: beam.Pipeline, cfg: BuildConfig, candidates, rejects: list, stage_counts: dict, ingested,
-                 run_facts: dict, store: AudioStore):
+                 run_facts: dict, store: AudioStore, workers: int = 1):
     """Decides over `candidates` (clips with stats, their encoded audio in `store`) and writes the corpus.
 
     `rejects`: PCollections of every reject before the decisions; `stage_counts`: stage name ->
     PCollection counted (or its count); `ingested`: the ingested items (or their count);
-    `run_facts`: run-level fields of stats.json (tool version, config hash). Returns
+    `run_facts`: run-level fields of stats.json (tool version, config hash); `workers`: shards
+    written at once (pipelines/runners.py::audio_workers). Returns
     (shard rows, manifest path) for steps that must come after the corpus is complete."""
     out = cfg.output.rstrip("/")
     accepted, decided_rejects, dropped_captions = candidates | "DecideQuality" >> DecideQuality(decisions_of(cfg))
@@ -71,7 +72,7 @@ def write_corpus(p: beam.Pipeline, cfg: BuildConfig, candidates, rejects: list, 
 
     written = accepted | "WriteWebDataset" >> WriteWebDataset(
         f"{out}/{SHARDS_DIR}", cfg.name, store, cfg.shards.max_samples, cfg.shards.max_bytes,
-        commit_dir=f"{out}/{COMMITTED_SHARDS_DIR}")
+        commit_dir=f"{out}/{COMMITTED_SHARDS_DIR}", parallel=workers)
     shard_rows = written.rows
     tables = shard_rows | "WriteClipTable" >> WriteClipTable(f"{out}/{CLIPS_DIR}")
     rejects_file = all_rejects | "WriteRejectTable" >> WriteRejectTable(f"{out}/{REJECTS_FILE}")

@@ -15,12 +15,11 @@ import re
 import sys
 from typing import Callable, Optional, TypeVar
 
+from tunescribe.pipelines.commands import EXIT_DISK_FULL, EXIT_GUARD
 from tunescribe.transforms.corpus.guard import ErrorRatioExceeded
 
 DISK_FULL = {errno.ENOSPC: "no space left on device", errno.EFBIG: "file too large (a file size limit)",
              errno.EDQUOT: "disk quota exceeded"}
-EXIT_GUARD = 3
-EXIT_DISK_FULL = 4
 T = TypeVar("T")
 
 

@@ -1,12 +1,10 @@
-"""Shared fixtures: where the shared test data lives, and small synthetic audio."""
+"""Shared fixtures: where the shared test data lives, the model weights, the MTG-derived corpus."""
 
 from __future__ import annotations
 
 import pathlib
 
-import numpy as np
 import pytest
-import soundfile as sf
 
 from fault_table import ROWS as FAULT_ROWS, fault_log, summary_lines  # noqa: F401 (fixture)
 from model_weights import smollm2_gguf, smollm2_hf, yamnet_folder  # noqa: F401 (fixtures)
@@ -43,7 +41,7 @@ def musiccaps(shared_data) -> pathlib.Path:
 @pytest.fixture(scope="session")
 def mtg_corpus(shared_data, tmp_path_factory):
     """A corpus built by a real `tunescribe build` from MTG-Jamendo validation ids with synthetic
-    audio (tests/mtg_corpus.py): .root, .config, .corpus; shared by the corpus-product tests."""
+    audio (tests/support/mtg_corpus.py): .root, .config, .corpus; shared by the corpus-product tests."""
     from mtg_corpus import build_mtg_corpus
 
     tsv = shared_data / "mtg-jamendo" / "autotagging-validation.tsv"
@@ -52,23 +50,8 @@ def mtg_corpus(shared_data, tmp_path_factory):
     return build_mtg_corpus(tsv, tmp_path_factory.mktemp("mtg"))
 
 
-def tone(seconds: float, rate: int = 22050, freq: float = 440.0, amp: float = 0.5, channels: int = 1) -> np.ndarray:
-    """A sine tone, float32 shaped (frames, channels) as soundfile writes it."""
-    t = np.arange(int(seconds * rate)) / rate
-    x = (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
-    return np.repeat(x[:, None], channels, axis=1)
-
-
-def write_audio(path, seconds: float = 5.0, rate: int = 22050, freq: float = 440.0, amp: float = 0.5,
-                channels: int = 1, **kwargs) -> pathlib.Path:
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, tone(seconds, rate, freq, amp, channels), rate, **kwargs)
-    return path
-
-
 def pytest_terminal_summary(terminalreporter):
-    """The reliability suite's table: fault kind -> outcome, with totals (tests/fault_table.py)."""
+    """The reliability suite's table: fault kind -> outcome, with totals (tests/support/fault_table.py)."""
     lines = summary_lines(FAULT_ROWS)
     if lines:
         terminalreporter.section("faults injected")

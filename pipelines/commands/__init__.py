@@ -17,6 +17,11 @@ COMMANDS = {
     "validate": "check that a corpus is complete and consistent (shards, samples, tables, checksums)",
 }
 
+# What every command exits with; `tunescribe --help` and the README ("Command line") list them.
+EXIT_CONFIG, EXIT_GUARD, EXIT_DISK_FULL, EXIT_OVER_BUDGET = 2, 3, 4, 5
+EXIT_CODES = {0: "done", 1: "error (traceback) or `validate` found problems", EXIT_CONFIG: "bad config or arguments",
+              EXIT_GUARD: "error-ratio guard", EXIT_DISK_FULL: "disk full", EXIT_OVER_BUDGET: "estimate over budget"}
+
 
 def command(name: str):
     """The module of one subcommand."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -10,7 +11,7 @@ import time
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
 
 from tunescribe.pipelines.build import LEDGERS_DIR, build_pipeline, ledger_dir
 from tunescribe.pipelines.config import BuildConfig, ConfigError, check_inputs, load_config
@@ -76,29 +77,28 @@ def prepare_output(cfg: BuildConfig) -> None:
         FileSystems.delete(stale)
 
 
-def run_build(cfg: BuildConfig, beam_args: list[str], progress_every: float = 0) -> dict:
+def run_build(cfg: BuildConfig, beam_args: list[str], progress_every: float = 0) -> dict | None:
     """Runs the build and returns the run stats (also in <output>/stats.json). With `progress_every`
     (seconds), shows the progress line on stderr while it runs (pipelines/progress.py)."""
     options = PipelineOptions(beam_args)
     check_inputs(cfg)
     check_paths_for_runner(cfg, options)
-    prepare_output(cfg)
     p = beam.Pipeline(options=options)
     build_pipeline(p, cfg, workers=audio_workers(cfg, options))
+    if options.view_as(TestOptions).dry_run:  # the runner makes the job and runs nothing: no output, stats or metrics
+        p.run()
+        return None
+    prepare_output(cfg)
     totals = f"{cfg.output.rstrip('/')}/{PROGRESS_FILE}"
     with progress_shown(ledger_dir(cfg), totals, progress_every):
         result = p.run()
         result.wait_until_finish()
     if FileSystems.exists(totals):  # this run's alone: a finished corpus is the same bytes without it
         FileSystems.delete([totals])
-    restored = result.metrics().query(MetricsFilter().with_name("items_restored"))["counters"]
-    if restored:
-        log.info("resumed: %d source item(s) restored from the ledger of an earlier run",
-                 sum(c.committed or c.attempted or 0 for c in restored))
-    recaptioned = result.metrics().query(MetricsFilter().with_name("items_recaptioned"))["counters"]
-    if recaptioned:
-        log.info("resumed: %d source item(s) restored to ask again for captions that failed for now",
-                 sum(c.committed or c.attempted or 0 for c in recaptioned))
+    for counter, what in (("items_restored", "restored from the ledger of an earlier run"),
+                          ("items_recaptioned", "restored to ask again for captions that failed for now")):
+        if counted := result.metrics().query(MetricsFilter().with_name(counter))["counters"]:
+            log.info("resumed: %d source item(s) %s", sum(c.committed or c.attempted or 0 for c in counted), what)
     with FileSystems.open(f"{cfg.output.rstrip('/')}/{STATS_FILE}") as f:
         return json.load(f)
 
@@ -116,8 +116,6 @@ def summary(stats: dict, wall_s: float) -> str:
 
 
 def positive_int(text: str) -> int:
-    import argparse
-
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {text!r}")
     return int(text)
@@ -135,5 +133,6 @@ def run(args, beam_args: list[str]) -> int:
     every = 0 if getattr(args, "quiet", False) else args.progress_every
     code, stats = run_or_stop(lambda: run_build(cfg, beam_args, every), cfg.output)
     if code == 0:
-        print(summary(stats, time.monotonic() - started))
+        print(summary(stats, time.monotonic() - started) if stats else
+              f"tunescribe: dry run: the job for corpus '{cfg.name}' was made and not submitted; {cfg.output} untouched")
     return code

@@ -3,7 +3,8 @@
 Runs the build up to the captions (reading, decoding and cutting the audio, which costs
 nothing but time), then counts the requests, prompt tokens and output-token ceiling each
 configured captioner would spend, its cost ceiling where a price is configured, and whether it
-fits the request budget. Calls no model and writes no corpus.
+fits the request budget. Calls no model and writes nothing into the output (the audio and ledger
+the build's first stages keep go to a temporary folder), so it estimates the whole config.
 """
 
 from __future__ import annotations
@@ -17,20 +18,13 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from tunescribe.pipelines.build import build_pipeline
+from tunescribe.pipelines.commands import EXIT_OVER_BUDGET
 from tunescribe.pipelines.config import check_inputs, load_config
 
 def add_arguments(parser) -> None:
     parser.epilog = "Other options (--runner, --direct_num_workers, ...) go to Apache Beam."
     parser.add_argument("config")
     parser.add_argument("--json", help="also keep the estimate here (local path or gs://...)")
-
-
-def run_estimate(cfg, beam_args: list[str], path: str) -> dict:
-    check_inputs(cfg)
-    with beam.Pipeline(options=PipelineOptions(beam_args)) as p:
-        build_pipeline(p, cfg, estimate_path=path)
-    with FileSystems.open(path) as f:
-        return json.load(f)
 
 
 def table(estimate: dict) -> str:
@@ -55,11 +49,13 @@ def table(estimate: dict) -> str:
 
 
 def run(args, beam_args: list[str]) -> int:
-    cfg = load_config(args.config)
-    if args.json:
-        estimate = run_estimate(cfg, beam_args, args.json)
-    else:
-        with tempfile.TemporaryDirectory(prefix="tunescribe-estimate-") as tmp:
-            estimate = run_estimate(cfg, beam_args, os.path.join(tmp, "estimate.json"))
+    with tempfile.TemporaryDirectory(prefix="tunescribe-estimate-") as tmp:
+        cfg = load_config(args.config, output=tmp)
+        check_inputs(cfg)
+        path = args.json or os.path.join(tmp, "estimate.json")
+        with beam.Pipeline(options=PipelineOptions(beam_args)) as p:
+            build_pipeline(p, cfg, estimate_path=path)
+        with FileSystems.open(path) as f:
+            estimate = json.load(f)
     print(table(estimate))
-    return 0 if all(c.get("within_budget", True) for c in estimate["captioners"]) else 3
+    return 0 if all(c.get("within_budget", True) for c in estimate["captioners"]) else EXIT_OVER_BUDGET

@@ -36,6 +36,7 @@ from tunescribe.pipelines.commands.build import prepare_output, summary
 from tunescribe.pipelines.config import BuildConfig, ConfigError, load_config
 from tunescribe.pipelines.corpus import DECIDED_STAGES, FILTER_SECTIONS, MAKER_HASH_KEY, clip_config_hash, write_corpus
 from tunescribe.pipelines.quality import decisions_of
+from tunescribe.pipelines.runners import audio_workers
 from tunescribe.pipelines.stops import run_or_stop
 from tunescribe.schemas import Clip, Reject
 from tunescribe.transforms.audio.store import AudioStore
@@ -143,7 +144,7 @@ class CopyAudio(beam.DoFn):
         yield clip
 
 
-def filter_pipeline(p: beam.Pipeline, corpus: str, cfg: BuildConfig) -> None:
+def filter_pipeline(p: beam.Pipeline, corpus: str, cfg: BuildConfig, workers: int = 1) -> None:
     """Stored candidates + the corpus's rejects before the decisions -> the corpus of `cfg`."""
     before = layout.read_json(layout.join(corpus, layout.STATS_FILE))
     source_cfg = cfg.model_copy(update={"output": corpus})
@@ -163,7 +164,7 @@ def filter_pipeline(p: beam.Pipeline, corpus: str, cfg: BuildConfig) -> None:
     )
     stage_counts = {name: n for name, n in before["stages"].items() if name not in DECIDED_STAGES}
     write_corpus(p, cfg, candidates, [undecided], stage_counts, before["sources"]["ingested"],
-                 {"tool_version": tool_version(), "config_hash": cfg.config_hash()}, audio_store(cfg))
+                 {"tool_version": tool_version(), "config_hash": cfg.config_hash()}, audio_store(cfg), workers)
 
 
 def run_filter(corpus: str, cfg: BuildConfig, beam_args: list[str]) -> dict:
@@ -171,8 +172,9 @@ def run_filter(corpus: str, cfg: BuildConfig, beam_args: list[str]) -> dict:
     corpus = corpus.rstrip("/")
     check_filterable(corpus, cfg)
     prepare_output(cfg)
-    p = beam.Pipeline(options=PipelineOptions(beam_args))
-    filter_pipeline(p, corpus, cfg)
+    options = PipelineOptions(beam_args)
+    p = beam.Pipeline(options=options)
+    filter_pipeline(p, corpus, cfg, audio_workers(cfg, options))
     p.run().wait_until_finish()
     with FileSystems.open(layout.join(cfg.output, layout.STATS_FILE)) as f:
         return json.load(f)

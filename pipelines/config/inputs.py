@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ByteSize, Field, field_validator, model_validator
 
 from tunescribe.pipelines.config.base import Section, parse_size
 
@@ -40,6 +40,9 @@ class ManifestInput(Section):
     path: str
     preset: Optional[Literal["musiccaps", "mtg-jamendo", "magnatagatune", "generic"]] = None
     format: Optional[Literal["csv", "tsv", "jsonl", "parquet"]] = None  # default: preset's, else extension
+    # A longer line or CSV record is rejected (line_too_long) unread; default MAX_LINE_BYTES of
+    # transforms/ingest/manifest.py (1 MiB); also "4MiB".
+    max_line_bytes: Optional[ByteSize] = Field(None, ge=1024)
     audio_root: Optional[str] = None  # relative audio paths are under this; default: manifest's folder
     columns: Columns = Columns()
     licence: Optional[str] = None  # for rows without a licence column/value

@@ -3,7 +3,7 @@
 Own vectorised implementation rather than pyloudnorm: the same K-weighting and gating, but the
 400 ms gating blocks and 3 s short-term windows are sums of 100 ms energies computed once, so a
 clip costs two biquad passes and a few array reductions (pyloudnorm loops in Python per block).
-tests/test_audio_loudness.py checks it against pyloudnorm and the standards' reference signals.
+tests/transforms/audio/test_stats.py checks it against pyloudnorm and the standards' reference signals.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import functools
 import math
 
 import numpy as np
-import scipy.signal
 
 FLOOR_DB = -120.0  # reported instead of -inf for digital silence
 ABSOLUTE_GATE_LUFS = -70.0
@@ -80,6 +79,10 @@ def _lufs(energy):
 def chunk_energies(samples: np.ndarray, rate: int) -> np.ndarray:
     """Mean square of the K-weighted signal per 100 ms, summed over channels (all weights 1:
     tunescribe clips are mono or stereo). The partial last chunk is dropped, as in BS.1770."""
+    # Imported here: scipy.signal costs ~50 MiB and ~0.6 s to import, which a build's main process
+    # never needs when worker processes measure the clips.
+    import scipy.signal
+
     weighted = scipy.signal.sosfilt(_k_weighting32(rate), samples, axis=-1)
     chunk = max(1, int(round(CHUNK_S * rate)))
     n = weighted.shape[-1] // chunk

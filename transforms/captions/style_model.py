@@ -11,7 +11,7 @@ The model is a Bernoulli naive Bayes over tag features (the tag, its words, its 
 number of tags), fitted on the rows with `is_audioset_eval = False` only: the eval split stays
 for measurement. The fitted weights ship as style_model.json (derived numbers, no caption text);
 `python -m tunescribe.transforms.captions.style_model musiccaps-public.csv` refits them, and
-tests/test_captions_offline.py checks that the refit reproduces the shipped file.
+tests/transforms/captions/test_offline.py checks that the refit reproduces the shipped file.
 """
 
 from __future__ import annotations

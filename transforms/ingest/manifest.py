@@ -1,10 +1,11 @@
 """Reads CSV / TSV / JSONL / Parquet manifests lazily, one row at a time, into source items.
 
 `ReadManifest` streams rows out of a manifest, local or remote (http(s)://, gs://, s3://... via
-fsspec), never loading it whole (Parquet: one record batch at a time). `ParseManifestRow` turns
-one row into a `SourceItem` through a column mapping (presets.py has the mappings of known
-datasets). A row that cannot be used becomes a reject naming the manifest and row number; the
-rest of the manifest still lands.
+fsspec), compressed or not, never holding more than one line of at most `max_line_bytes` (a
+longer one is read past and rejected: `bounded_lines`) or, for Parquet, one record batch of a row
+group whose footer says it decompresses to a bounded size. `ParseManifestRow` turns one row into
+a `SourceItem` through a column mapping (presets.py has the mappings of known datasets). A row
+that cannot be used becomes a reject naming the manifest and row number; the rest still lands.
 
 A row's audio is a path/URL (`path` column) or a video id (`youtube_id` column, made a URL with
 the YouTube options' url_template). Human-written captions (`captions` columns) are kept as
@@ -14,6 +15,7 @@ prompt_version=""), never as pseudo-captions.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import io
@@ -38,14 +40,19 @@ from tunescribe.transforms.stage import Rejected
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zstd", ".deflate")
 PARQUET_BATCH_ROWS = 4096
+# The longest manifest line (a CSV record, a JSONL row) read, in bytes; manifest.max_line_bytes sets it.
+MAX_LINE_BYTES = 2**20
+# pyarrow decompresses a Parquet page whole and a page holds whole cells, so only the column chunk's
+# size in the footer bounds a cell before it is read: a chunk may hold this many lines' worth.
+PARQUET_CHUNK_LINES = 256
+_READ_BYTES = 2**16
 REFERENCE_TASK, REFERENCE_BACKEND = "reference", "human"
 _TRUE = {"1", "1.0", "true", "yes", "y", "t"}
 # The longest value a mapped cell may hold (ids, titles, tags, captions). Longer ones are a broken
 # or hostile manifest, not metadata: the row is rejected rather than carried into every table,
 # shard and report. csv's own limit (131072) rejects still longer cells of any column the same way.
 MAX_CELL_CHARS = 65536
-# Byte-order marks of UTF-16/32 as they read when decoded as UTF-8 with surrogateescape.
-_UTF16_32 = ("\udcff\udcfe", "\udcfe\udcff", "\x00\x00\udcfe\udcff")
+_UTF16_32 = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)  # UTF-32-LE starts as UTF-16-LE
 
 
 def manifest_format(path: str) -> str:
@@ -118,25 +125,81 @@ def _open_manifest(uri: str):
         raise Rejected("unsupported_manifest", f"cannot open {uri}: {exc}") from None
 
 
-def _parquet_rows(uri: str, raw):
+def bounded_lines(raw, limit: int):
+    """The lines of the binary stream `raw`, each with its newline; a line over `limit` bytes comes
+    as None, read past in chunks and never held whole (a 2 GiB line costs `limit` bytes, not 2 GiB).
+    A buffer of our own: not every stream's readline takes a size (fsspec's HTTP files do not)."""
+    buffered = io.BufferedReader(raw, _READ_BYTES)
+    while line := buffered.readline(limit + 1):
+        if len(line) > limit and not line.endswith(b"\n"):
+            while (rest := buffered.readline(_READ_BYTES)) and not rest.endswith(b"\n"):
+                pass
+            line = None
+        yield line
+
+
+class LineTooLong(csv.Error):
+    def __init__(self, limit: int):
+        super().__init__(f"a line or record over {limit} bytes (manifest.max_line_bytes); not read")
+
+
+class _CsvLines:
+    """csv's input: the decoded lines, a record's bytes counted (a quoted cell may span lines).
+    A line or record over the limit raises LineTooLong; csv starts afresh at its next call, and a
+    record cut short inside a quoted cell is read past to its closing quote first."""
+
+    def __init__(self, lines, limit: int):
+        self.lines, self.limit = lines, limit
+        self.record_bytes = self.record_quotes = 0  # zeroed by the reader at each record
+        self.in_cut_record = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = next(self.lines)
+        while self.in_cut_record:
+            self.in_cut_record ^= line is not None and line.count(b'"') % 2 == 1
+            line = next(self.lines)
+        if line is not None:
+            self.record_bytes += len(line)
+            self.record_quotes += line.count(b'"')
+        if line is None or self.record_bytes > self.limit:
+            self.in_cut_record = self.record_quotes % 2 == 1
+            raise LineTooLong(self.limit)
+        return line.decode("utf-8", "surrogateescape")
+
+
+def _parquet_rows(uri: str, raw, max_line_bytes: int):
     import pyarrow.parquet as pq
 
     try:
         reader = pq.ParquetFile(raw)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a bad file
         raise Rejected("bad_manifest", f"not a readable Parquet file: {exc}") from None
-    n = 0
-    for batch in reader.iter_batches(batch_size=PARQUET_BATCH_ROWS):
-        for cells in batch.to_pylist():
-            n += 1
-            yield ManifestRow(uri, n, cells)
+    n, most = 0, PARQUET_CHUNK_LINES * max_line_bytes
+    for g in range(reader.num_row_groups):
+        group = reader.metadata.row_group(g)
+        size, column = max(((group.column(c).total_uncompressed_size, group.column(c).path_in_schema)
+                            for c in range(group.num_columns)), default=(0, ""))
+        if size > most:  # each of its rows is a reject: which one holds the big cell is not known unread
+            error = ("field_too_long", f"row group {g}: column {column!r} decompresses to {size} bytes (at most "
+                     f"{most}: {PARQUET_CHUNK_LINES} x manifest.max_line_bytes); write smaller row groups or raise it")
+            for n in range(n + 1, n + group.num_rows + 1):
+                yield ManifestRow(uri, n, None, error=error)
+            continue
+        for batch in reader.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=[g]):
+            for cells in batch.to_pylist():
+                n += 1
+                yield ManifestRow(uri, n, cells)
 
 
 class ReadManifest(beam.DoFn):
     """manifest URI -> ManifestRow per data row, streamed."""
 
-    def __init__(self, fmt: Optional[str] = None):
+    def __init__(self, fmt: Optional[str] = None, max_line_bytes: Optional[int] = None):
         self.fmt = fmt
+        self.max_line_bytes = int(max_line_bytes or MAX_LINE_BYTES)
 
     def process(self, uri: str):
         fmt = self.fmt or manifest_format(uri)
@@ -144,38 +207,47 @@ class ReadManifest(beam.DoFn):
             raise Rejected("unsupported_manifest", f"unknown manifest format {fmt!r} (use one of {FORMATS})")
         with _open_manifest(uri) as raw:
             if fmt == "parquet":
-                yield from _parquet_rows(uri, raw)
+                yield from _parquet_rows(uri, raw, self.max_line_bytes)
                 return
-            # surrogateescape: a byte that is not UTF-8 spoils its row only, not the whole manifest.
-            # utf-8-sig: a UTF-8 byte-order mark is not part of the first column's name.
-            text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
-            first = text.readline()
-            if first.startswith(_UTF16_32):
+            lines = bounded_lines(raw, self.max_line_bytes)
+            first = next(lines, b"")
+            if first is not None and first.startswith(_UTF16_32):
                 raise Rejected("bad_encoding", "the manifest is UTF-16 or UTF-32; manifests must be UTF-8")
-            text = itertools.chain([first], text)
+            # A UTF-8 byte-order mark is not part of the first column's name.
+            lines = itertools.chain([first and first.removeprefix(codecs.BOM_UTF8)], lines)
             if fmt == "jsonl":
-                for n, line in enumerate(text, start=1):
-                    if line.strip():
-                        yield ManifestRow(uri, n, None, line)
+                for n, line in enumerate(lines, start=1):
+                    if line is None:
+                        yield ManifestRow(uri, n, None, error=("line_too_long", str(LineTooLong(self.max_line_bytes))))
+                    elif line.strip():
+                        # surrogateescape: a byte that is not UTF-8 spoils its row only, not the whole manifest.
+                        yield ManifestRow(uri, n, None, line.decode("utf-8", "surrogateescape"))
             else:
-                yield from _csv_rows(uri, csv.DictReader(text, delimiter="\t" if fmt == "tsv" else ","))
+                yield from _csv_rows(uri, _CsvLines(lines, self.max_line_bytes), "\t" if fmt == "tsv" else ",")
 
 
-def _csv_rows(uri: str, reader: csv.DictReader):
-    """Rows of a CSV/TSV; a row csv cannot split (a cell over its field limit...) becomes an
-    error row, and reading goes on with the next one."""
-    if any(map(_has_bad_bytes, reader.fieldnames or ())):
+def _csv_rows(uri: str, lines: _CsvLines, delimiter: str):
+    """Rows of a CSV/TSV; a row csv cannot split (a cell over its field limit, a line over ours...)
+    becomes an error row, and reading goes on with the next one."""
+    reader = csv.DictReader(lines, delimiter=delimiter)
+    try:
+        header = reader.fieldnames
+    except LineTooLong as exc:
+        raise Rejected("line_too_long", f"header: {exc}") from None
+    if any(map(_has_bad_bytes, header or ())):
         raise Rejected("bad_encoding", "the manifest's header is not UTF-8")
     n = 0
     while True:
         n += 1
+        lines.record_bytes = lines.record_quotes = 0
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            too_long = "field larger than field limit" in str(exc)
-            yield ManifestRow(uri, n, None, error=("field_too_long" if too_long else "bad_manifest_row", str(exc)))
+            reason = "line_too_long" if isinstance(exc, LineTooLong) else \
+                "field_too_long" if "field larger than field limit" in str(exc) else "bad_manifest_row"
+            yield ManifestRow(uri, n, None, error=(reason, str(exc)))
             continue
         yield ManifestRow(uri, n, cells)
 

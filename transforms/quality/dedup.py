@@ -53,7 +53,7 @@ splitting them by component is the next step if records ever outgrow a worker.
 `FindDuplicates` (find_duplicates.py) is the Beam transform. Every step sorts what depends on order, so verdicts do not
 depend on the runner, bundle splits or input order.
 
-Memory, measured on the planted corpus (tests/test_quality_dedup.py), per 10 s clip and at 10^6 clips:
+Memory, measured on the planted corpus (tests/transforms/quality/test_dedup.py), per 10 s clip and at 10^6 clips:
   - exact audio: a hash group holds every clip with that PCM, ~100 bytes each.
   - Summary: ~4.9 kB pickled (the fingerprint: 414 frames of 8 bytes, 4.4 kB in base64) plus
     captions; ~5 GB at 10^6, never gathered: a join group holds one clip and its candidates.

@@ -27,6 +27,7 @@ from typing import Optional
 
 import apache_beam as beam
 import numpy as np
+import scipy.fft
 import soxr
 
 from tunescribe.schemas import Clip
@@ -65,8 +66,10 @@ def _band_edges() -> np.ndarray:
 
 
 _EDGES = _band_edges()
-_WINDOW = np.hanning(FRAME)
-_RMS_SCALE = FRAME / np.sum(_WINDOW ** 2)  # a full-scale sine's windowed mean square back to its rms
+_SPAN = slice(_EDGES[0], _EDGES[BANDS + 1])  # the FFT bins the bands cover; the rest is never read
+_BAND_STARTS = _EDGES[: BANDS + 1] - _EDGES[0]
+_WINDOW = np.hanning(FRAME).astype(np.float32)
+_RMS_SCALE = 1.0 / np.sum(_WINDOW.astype(np.float64) ** 2)  # a full-scale sine's windowed mean square back to its rms
 
 
 def _pack(bits: np.ndarray) -> np.ndarray:
@@ -80,18 +83,20 @@ def frames_of(samples: np.ndarray, rate: int) -> np.ndarray:
     mono = samples[0] if samples.shape[0] == 1 else samples.mean(axis=0)
     if mono.size == 0:
         return np.zeros((0, 2), dtype=np.uint32)
-    low = soxr.resample(mono, rate, RATE, quality="HQ").astype(np.float64)
+    low = soxr.resample(mono, rate, RATE, quality="HQ")
     if low.size < FRAME:
         low = np.pad(low, (0, FRAME - low.size))
-    # Frames are strided views of `low` until the window multiplies them (no gathered copy).
+    # float32 throughout the transform (scipy's FFT keeps it; numpy's would go to float64 at 4x the
+    # cost): a bit is reliable only when its change is > RELIABLE, far above float32's rounding.
     frames = np.lib.stride_tricks.sliding_window_view(low, FRAME)[::HOP] * _WINDOW
-    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-    energy = np.add.reduceat(power, _EDGES[:-1], axis=1)[:, : BANDS + 1]
+    spectrum = scipy.fft.rfft(frames, axis=1)[:, _SPAN]
+    power = spectrum.real ** 2 + spectrum.imag ** 2
+    energy = np.add.reduceat(power, _BAND_STARTS, axis=1)[:, :BANDS + 1].astype(np.float64)
     log_e = np.log(energy + 1e-12)
     diff = log_e[:, :-1] - log_e[:, 1:]  # (n, 33)
     change = diff[1:, :BANDS - 1] - diff[:-1, :BANDS - 1]  # (n-1, 32)
     values, masks = _pack(change > 0), _pack(np.abs(change) > RELIABLE)
-    rms = np.sqrt(np.mean(frames[1:] ** 2, axis=1) * _RMS_SCALE)
+    rms = np.sqrt(np.einsum("ij,ij->i", frames[1:], frames[1:], dtype=np.float64) * _RMS_SCALE)
     silent = rms < 10 ** (SILENT_DBFS / 20.0)
     values[silent], masks[silent] = 0, 0
     return np.stack([values, masks], axis=1)

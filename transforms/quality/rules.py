@@ -19,7 +19,7 @@ from tunescribe.transforms.quality.consistency import key_of_attribute, keys_agr
 @dataclasses.dataclass(frozen=True)
 class CaptionRules:
     """Thresholds of the caption rules; None switches a rule off. Defaults tuned on the MusicCaps
-    train split (tests/test_quality_rules.py measures them)."""
+    train split (tests/transforms/quality/test_rules.py measures them)."""
 
     min_words: int = 4
     max_words: int = 250

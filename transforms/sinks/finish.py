@@ -15,6 +15,7 @@ import logging
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from tunescribe.transforms import failpoints
 from tunescribe.transforms.sinks import layout
 from tunescribe.transforms.sinks.card import render_card
 from tunescribe.transforms.sinks.facts import corpus_facts
@@ -64,6 +65,8 @@ def finish_corpus(shards: list[dict], corpus: str, name: str, settings: dict) ->
                       (layout.REPORT_FILE, render_report(corpus, name, facts, stats, shards))]:
         written[rel] = text.encode("utf-8")
         write_bytes_atomically(layout.join(corpus, rel), written[rel])
+        if rel == layout.CARD_FILE:
+            failpoints.reached("card_written")
 
     files = {f"{layout.SHARDS_DIR}/{s['file']}": (s["filesize"], s["sha256"]) for s in shards}
     tables = {f"{layout.CLIPS_DIR}/{layout.table_name(s['file'])}" for s in shards}

@@ -45,6 +45,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindows
 
 from tunescribe.schemas import CLIP_SCHEMA, REJECT_SCHEMA, Clip, Reject
+from tunescribe.transforms import failpoints
 from tunescribe.transforms.audio.store import AudioStore
 from tunescribe.transforms.captions.redo import Redo
 from tunescribe.transforms.corpus.accounting import source_key_of
@@ -138,6 +139,7 @@ class _Writer:
                 path = f"{self.ledger.directory}/{self.ledger.run}-{uuid.uuid4().hex}.parquet"
                 write_bytes_atomically(path, parquet_bytes(self.rows, LEDGER_SCHEMA))
                 beam.metrics.Metrics.counter("ledger", "records_committed").inc(len(self.rows))
+                failpoints.reached("ledger_flushed")
             self.rows, self.bytes, self.since = [], 0, time.monotonic()
 
 

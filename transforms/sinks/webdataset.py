@@ -23,13 +23,17 @@ import hashlib
 import io
 import json
 import tarfile
+from concurrent.futures import ThreadPoolExecutor
 from typing import Union
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.windowed_value import WindowedValue
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from tunescribe.schemas import Clip
+from tunescribe.transforms import failpoints
 from tunescribe.transforms.audio.store import AudioStore
 from tunescribe.transforms.sinks.files import list_files, read_bytes, write_atomically, write_bytes_atomically
 from tunescribe.transforms.sinks.layout import shard_name
@@ -163,11 +167,37 @@ def marker_text(sha256: str, size: int) -> bytes:
     return f"{sha256} {size}\n".encode()
 
 
+# finish_bundle outputs name their window: the global one, stamped at its end as a GroupByKey's are.
+_GLOBAL = (GlobalWindow(),)
+_END = GlobalWindow().max_timestamp()
+
+
 class _WriteShard(beam.DoFn):
-    def __init__(self, output_dir: str, name: str, commit_dir: str | None, store: AudioStore):
+    """Writes the shards of a bundle, up to `parallel` at once: a shard is file reads, tar framing
+    and hashing, which release the GIL, so threads overlap them (where the runner hands one
+    worker many shards, as the DirectRunner does). Each shard streams one member at a time."""
+
+    def __init__(self, output_dir: str, name: str, commit_dir: str | None, store: AudioStore, parallel: int = 1):
         self.output_dir, self.name, self.commit_dir, self.store = output_dir, name, commit_dir, store
+        self.parallel = max(1, parallel)
+
+    def start_bundle(self):
+        self._shards = []
 
     def process(self, shard_samples):
+        self._shards.append(shard_samples)  # written in finish_bundle
+
+    def finish_bundle(self):
+        shards, self._shards = self._shards, []
+        with ThreadPoolExecutor(self.parallel) as pool:
+            # Metrics are counted here, in the bundle's thread: Beam's counters are per thread.
+            for fname, rows, facts, kept in pool.map(self._write_shard, shards):
+                beam.metrics.Metrics.counter("sinks", "shards_kept" if kept else "shards_written").inc()
+                beam.metrics.Metrics.counter("sinks", "samples_written").inc(len(rows))
+                yield WindowedValue((fname, rows), _END, _GLOBAL)
+                yield beam.pvalue.TaggedOutput(SHARD_FACTS, WindowedValue(facts, _END, _GLOBAL))
+
+    def _write_shard(self, shard_samples):
         (split, number), samples = shard_samples
         samples = sorted(samples, key=lambda s: s.key)
         fname = shard_name(self.name, split, number)
@@ -179,23 +209,17 @@ class _WriteShard(beam.DoFn):
             offsets = write_tar(digest, samples, self.store)
             if not self._committed(path, fname, digest.sha256.hexdigest(), digest.size):
                 digest = None
-        if digest is not None:
-            beam.metrics.Metrics.counter("sinks", "shards_kept").inc()
-        else:
+        kept = digest is not None
+        if not kept:
             digest = Digest()
             offsets = self._write(path, fname, samples, digest)
-            beam.metrics.Metrics.counter("sinks", "shards_written").inc()
-        sha256 = digest.sha256.hexdigest()
-        beam.metrics.Metrics.counter("sinks", "samples_written").inc(len(samples))
         rows = [
             {**s.row, "shard": fname, "shard_index": i, "shard_offset": off}
             for i, (s, off) in enumerate(zip(samples, offsets))
         ]
-        yield fname, rows
-        yield beam.pvalue.TaggedOutput(SHARD_FACTS, {
-            "file": fname, "split": split, "nsamples": len(samples), "filesize": digest.size,
-            "md5sum": digest.md5.hexdigest(), "sha256": sha256,
-        })
+        facts = {"file": fname, "split": split, "nsamples": len(samples), "filesize": digest.size,
+                 "md5sum": digest.md5.hexdigest(), "sha256": digest.sha256.hexdigest()}
+        return fname, rows, facts, kept
 
     def _marker(self, fname: str) -> str:
         return f"{self.commit_dir}/{fname}.sha256"
@@ -213,6 +237,7 @@ class _WriteShard(beam.DoFn):
             FileSystems.delete([self._marker(fname)])  # a stale marker must never vouch for new bytes
         offsets = []
         write_atomically(path, lambda f: offsets.extend(write_tar(Tee(f, digest), samples, self.store)))
+        failpoints.reached("shard_written")
         if self.commit_dir:
             write_bytes_atomically(self._marker(fname), marker_text(digest.sha256.hexdigest(), digest.size))
         return offsets
@@ -223,11 +248,12 @@ class WriteWebDataset(beam.PTransform):
 
     Outputs `.rows`: (shard file name, table rows) per shard, and `[SHARD_FACTS]`: one dict per
     shard for the shard index. `commit_dir` (optional) holds the commit markers that let a rerun
-    keep shards that are already written."""
+    keep shards that are already written. `parallel`: shards written at once by one worker."""
 
     def __init__(self, output_dir: str, name: str, store: AudioStore, max_samples: int = 1000,
-                 max_bytes: int = 512 * 2**20, commit_dir: str | None = None):
+                 max_bytes: int = 512 * 2**20, commit_dir: str | None = None, parallel: int = 1):
         super().__init__()
+        self.parallel = parallel
         self.store = store
         if "/" in name or "." in name or not name:
             raise ValueError(f"corpus name must be non-empty, without dots or slashes: {name!r}")
@@ -247,6 +273,6 @@ class WriteWebDataset(beam.PTransform):
             samples
             | "ToShard" >> beam.Map(lambda s, plan: (plan[s.key], s), plan=beam.pvalue.AsSingleton(plan))
             | "GroupShard" >> beam.GroupByKey()
-            | "Write" >> beam.ParDo(_WriteShard(self.output_dir, self.name, self.commit_dir, self.store)).with_outputs(
+            | "Write" >> beam.ParDo(_WriteShard(self.output_dir, self.name, self.commit_dir, self.store, self.parallel)).with_outputs(
                 SHARD_FACTS, main="rows")
         )
