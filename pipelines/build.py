@@ -16,6 +16,7 @@ import json
 from importlib.metadata import PackageNotFoundError, version
 
 import apache_beam as beam
+from apache_beam.transforms.util import WaitOn
 
 from tunescribe.pipelines.caption_models import check_caption_models
 from tunescribe.pipelines.config import BuildConfig, FolderInput
@@ -147,7 +148,7 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig, estimate_path: str | None
         # Beam's RunInference imports torch: only a build that runs a model pays for it.
         from tunescribe.pipelines.captioners import build_captioners
 
-        captioners = build_captioners(cfg.captions.models)
+        captioners = build_captioners(cfg.captions.models, cfg.resources.hints())
     check_caption_models(cfg.captions.models, need_keys=estimate_path is None)
     if estimate_path is not None:
         from tunescribe.transforms.captions.estimate import EstimateCaptions
@@ -198,9 +199,4 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig, estimate_path: str | None
     ingested = (listed, *rejects) | "Ingested" >> beam.Flatten()
     _, manifest = write_corpus(p, cfg, candidates, [*rejects, duplicates, stage_rejects], stage_counts,
                                ingested, provenance, store, workers)
-    p | "CompactLedger" >> CompactLedger(ledger, unique, after=(commits, manifest))
-    # GPU (and RAM) hints on the steps that run a model, for runners that place work by them.
-    if captioners or cfg.tagging.model or cfg.clap is not None:
-        from tunescribe.pipelines.resources import request_model_resources
-
-        request_model_resources(p, cfg.resources.hints())
+    manifest | "AfterCommits" >> WaitOn(commits) | "CompactLedger" >> CompactLedger(ledger, unique)

@@ -17,6 +17,7 @@ import hashlib
 import json
 
 import apache_beam as beam
+from apache_beam.transforms.util import WaitOn
 
 from tunescribe.pipelines.config import BuildConfig
 from tunescribe.transforms.audio.store import AudioStore, PruneAudioStore
@@ -79,14 +80,16 @@ def write_corpus(p: beam.Pipeline, cfg: BuildConfig, candidates, rejects: list, 
 
     stats = p | "SummariseRun" >> SummariseRun(stage_counts, accepted, all_rejects, shard_rows, ingested,
                                                    dropped_captions)
-    stats_file = stats | "WriteRunStats" >> WriteRunStats(
-        f"{out}/{STATS_FILE}", {"name": cfg.name, "schema": "tunescribe.stats/1", **run_facts},
-        after=(tables, rejects_file, dropped_file))
+    # stats.json is the last table written, after the shards and the other tables.
+    stats_file = (stats | "AfterTables" >> WaitOn(tables, rejects_file, dropped_file)
+                  | "WriteRunStats" >> WriteRunStats(f"{out}/{STATS_FILE}",
+                                                     {"name": cfg.name, "schema": "tunescribe.stats/1", **run_facts}))
     # A stage that failed on most of its inputs stops the run here, before the corpus is finished.
-    checked = stats | "CheckErrorRatios" >> CheckErrorRatios(cfg.errors, all_rejects, out, after=(stats_file,))
+    checked = (stats | "AfterStats" >> WaitOn(stats_file)
+               | "CheckErrorRatios" >> CheckErrorRatios(cfg.errors, all_rejects, out))
     # Index, dataset card, report, checksums; manifest.json last: its presence means "complete".
-    manifest = written[SHARD_FACTS] | "FinishCorpus" >> FinishCorpus(
-        out, cfg.name, corpus_settings(cfg), after=(tables, rejects_file, dropped_file, stats_file, stored, checked))
+    manifest = (written[SHARD_FACTS] | "AfterChecks" >> WaitOn(tables, rejects_file, dropped_file, stats_file, stored, checked)
+                | "FinishCorpus" >> FinishCorpus(out, cfg.name, corpus_settings(cfg)))
     # The store keeps the candidates' audio (what `tunescribe filter` reads), nothing else.
-    candidates | "PruneAudioStore" >> PruneAudioStore(store, after=(manifest,))
+    manifest | "PruneAudioStore" >> PruneAudioStore(store, candidates)
     return shard_rows, manifest

@@ -51,7 +51,7 @@ def tag_audio(clips, cfg: BuildConfig, store: AudioStore):
         return tagged | "AudioTagsDone" >> beam.Map(drop_audio), [bad]
     source = ModelSource(t.model, t.revision, t.device, t.dtype, t.local_files_only)
     handler = AudioClassificationHandler(source, t.top_k, t.threshold, t.activation,
-                                         Batching(max_batch_size=t.batch_size))
+                                         Batching(max_batch_size=t.batch_size, resource_hints=cfg.resources.hints()))
     listening = clips | "AudioTagsListen" >> beam.ParDo(LoadAudio(store))
     tagged, bad = listening | "AudioTags" >> TagAudio(handler)
     return tagged | "AudioTagsDone" >> beam.Map(drop_audio), [bad]

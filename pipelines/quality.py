@@ -22,7 +22,8 @@ def quality_stats(clips, cfg: BuildConfig, store: AudioStore):
 
         source = ModelSource(cfg.clap.model, cfg.clap.revision, cfg.clap.device)
         listening = scored | "AudioTextListen" >> beam.ParDo(LoadAudio(store))
-        scored, bad_clap = listening | "AudioTextScores" >> ScoreAudioText(source, Batching(max_batch_size=cfg.clap.batch_size))
+        scored, bad_clap = listening | "AudioTextScores" >> ScoreAudioText(
+            source, Batching(max_batch_size=cfg.clap.batch_size, resource_hints=cfg.resources.hints()))
         scored = scored | "AudioTextDone" >> beam.Map(drop_audio)
         rejects.append(bad_clap)
     return scored, rejects

@@ -10,7 +10,7 @@ PCM lives only inside `StageChain.run`, and what leaves it is small — each cli
 audio in the store (transforms/audio/store.py), each reject, each counted (stage, key).
 
 Each step keeps the contract of a `RunStage`: an exception in a stage is a reject naming that
-stage (`to_reject`, which stops the run on a full disk instead), and nothing is lost.
+stage (`rejected_of`, which stops the run on a full disk instead), and nothing is lost.
 
 Every core: on a runner that gives this DoFn one process per machine (the DirectRunner's default),
 `workers` > 1 runs the chain on that many items at once in a pool of worker processes
@@ -24,7 +24,6 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import sys
-import traceback
 from collections import OrderedDict
 from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -34,7 +33,7 @@ import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 
 from tunescribe.schemas import Reject
-from tunescribe.transforms.stage import REJECTS, Rejected, reject_of, to_reject
+from tunescribe.transforms.stage import REJECTS, Rejected, reject_of, rejected_of
 
 COUNTS = "counts"  # tagged output: (count name, element key) for each element a counted step made
 LISTED = "listed"  # tagged output: (item key, clip keys) for each item a listing step cut up
@@ -123,10 +122,8 @@ class StageChain:
                     result.counts.append((step.counted, out.key))
                 self._through(i + 1, out, result)
         except Exception as exc:  # noqa: BLE001 - every failure of an element is its reject
-            lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
             result.take_back(mark)
-            result.rejects.append(reject_of(step.stage, element, exc) if isinstance(exc, Rejected)
-                                  else to_reject(step.stage, element, type(exc), repr(exc), lines))
+            result.rejects.append(reject_of(step.stage, element, rejected_of(step.stage, exc)))
             return
         if step.lists_outputs:
             result.listed.append((element.key, tuple(keys)))
@@ -205,9 +202,9 @@ class RunStagesPerItem(beam.DoFn):
             return self.pool.submit(item).result()
         except BrokenProcessPool:
             self.pool.restart()
-            return ItemResult(rejects=[to_reject(
-                self.steps[0].stage, item, RuntimeError,
-                "a worker process died while processing it (killed, out of memory, or a crash)")])
+            return ItemResult(rejects=[reject_of(self.steps[0].stage, item, Rejected(
+                "unexpected_error", "a worker process died while processing it (killed, out of memory, or a crash)",
+                transient=True))])
 
     def _emit(self, result: ItemResult):
         for name, key in result.counts:

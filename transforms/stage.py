@@ -6,15 +6,16 @@ endpoint rate-limited, a file not there yet): the reject says so and the next ru
 `RunStage` applies the DoFn with Beam's `with_exception_handling`, so every exception — expected
 `Rejected` or an unexpected bug in a library — becomes a reject record naming the stage, and the
 run goes on. Nothing is dropped silently: an element either yields outputs or a reject.
+`RunModel` does the same for the model stages' RunInference (a failed batch: a reject per example).
+A full disk is the exception: it stops the run (`stop_on_disk_full`), whichever route it takes.
 """
 
 from __future__ import annotations
 
+import ast
 import errno
 import json
 import logging
-import os
-import re
 import time
 
 import apache_beam as beam
@@ -28,6 +29,7 @@ REJECTS = "rejects"
 # Errors of the machine, not of the element: a full disk (or a file size limit, a quota) would
 # otherwise turn every following element into a reject and "finish" an empty corpus.
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+DETAIL_KEPT = 2000  # characters of an unexpected error's repr a reject keeps
 
 
 class Rejected(Exception):
@@ -51,38 +53,46 @@ class Rejected(Exception):
         return cls(fields["reason"], fields["detail"], fields["transient"])
 
 
-def disk_full_errno(exc_type: type, exc_repr: str, traceback_lines=()) -> int | None:
-    """The errno of a disk-full OSError as Beam's dead-letter output describes it, else None."""
-    if not issubclass(exc_type, OSError):
-        return None
-    found = re.search(r"\[Errno (\d+)\]", "".join(traceback_lines[-3:])) or re.match(r"\w*\((\d+), ", exc_repr)
-    number = int(found.group(1)) if found else None
-    return number if number in DISK_FULL_ERRNOS else None
+def stop_on_disk_full(stage: str, exc: BaseException) -> None:
+    """Raises a disk-full error (by its errno) again, to stop the run: it is no fault of the element,
+    and would otherwise turn every following one into a reject. Names the file it was writing, or
+    else the stage."""
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+        raise OSError(exc.errno, exc.strerror, exc.filename or f"stage {stage}") from exc
 
 
-def stop_on_disk_full(stage: str, exc_type: type, exc_repr: str, traceback_lines=()) -> None:
-    """Raises a disk-full error again, to stop the run: it is no fault of the element. For every
-    dead-letter route (RunStage's, and the failed batches of the RunInference stages)."""
-    number = disk_full_errno(exc_type, exc_repr, traceback_lines)
-    if number is not None:
-        raise OSError(number, os.strerror(number), f"stage {stage}")  # "filename": where it happened
+def rejected_of(stage: str, exc: BaseException) -> Rejected:
+    """What an exception caught in `stage` means for its element: the Rejected it is, else an
+    unexpected_error, transient (a bug or a library failure: maybe fixed, or of the moment, by the
+    next run). A full disk stops the run instead."""
+    stop_on_disk_full(stage, exc)
+    if isinstance(exc, Rejected):
+        return exc
+    log.warning("unexpected error in stage %s", stage, exc_info=exc)
+    return Rejected("unexpected_error", f"{type(exc).__name__}: {exc!r}"[:DETAIL_KEPT], transient=True)
 
 
-def to_reject(stage: str, element, exc_type: type, exc_repr: str, traceback_lines=()) -> Reject:
-    """Builds the reject record for an element that failed in `stage`; a disk-full error stops
-    the run instead."""
-    stop_on_disk_full(stage, exc_type, exc_repr, traceback_lines)
+def dead_letter_rejected(stage: str, error: tuple, reason: str = "unexpected_error") -> Rejected:
+    """`rejected_of` for Beam's dead letters, which carry the exception as (type, repr, traceback
+    lines): a Rejected comes back whole from its JSON repr, an OSError from its literal args
+    `(errno, strerror)`; any other error is `reason`, transient."""
+    exc_type, exc_repr, traceback_lines = error
     if issubclass(exc_type, Rejected):
-        rejected = Rejected.from_repr(exc_repr)
-    else:  # a bug or a library failure: maybe fixed, or of the moment, by the next run
-        rejected = Rejected("unexpected_error", f"{exc_type.__name__}: {exc_repr}", transient=True)
-        log.warning("unexpected error in stage %s:\n%s", stage, "".join(traceback_lines))
-    return reject_of(stage, element, rejected)
+        return Rejected.from_repr(exc_repr)
+    if issubclass(exc_type, OSError):
+        try:
+            args = ast.literal_eval(exc_repr[len(exc_type.__name__):] or "()")
+        except (ValueError, SyntaxError):  # args that are not literals: no errno to read
+            args = ()
+        # Plain OSError: a subclass's own constructor may not take its args back.
+        stop_on_disk_full(stage, OSError(*args) if isinstance(args, tuple) else OSError(args))
+    log.warning("unexpected error in stage %s:\n%s", stage, "".join(traceback_lines))
+    return Rejected(reason, f"{exc_type.__name__}: {exc_repr}"[:DETAIL_KEPT], transient=True)
 
 
-def reject_of(stage: str, element, rejected: Rejected) -> Reject:
+def reject_of(stage: str, element, rejected: Rejected, part: str | None = None) -> Reject:
     """The reject record of `element` (a source item, a clip, or a whole input's path) refused by
-    `stage`."""
+    `stage`; `part`: the part of it that failed while it went on (one caption)."""
     reason, detail, transient = rejected.reason, rejected.detail, rejected.transient
     if isinstance(element, str):  # a whole input (manifest or folder) that could not be read
         return Reject(source_id=element, stage=stage, reason=reason, detail=detail, input_uri=element,
@@ -95,8 +105,30 @@ def reject_of(stage: str, element, rejected: Rejected) -> Reject:
         reason=reason,
         detail=detail,
         input_uri=element.input_uri,
+        part=part,
         transient=transient,
     )
+
+
+class RunModel(beam.PTransform):
+    """RunInference(handler) with one failure path for every model stage: examples ->
+    (predictions, failures), where each example of a batch whose inference raised comes out as
+    (example, Rejected "inference_failed", transient: out of memory, a dropped device, a library
+    error may not happen next time). A full disk stops the run instead (`rejected_of`)."""
+
+    def __init__(self, handler, stage: str):
+        super().__init__()
+        self.handler, self.stage = handler, stage
+
+    def expand(self, examples):
+        from apache_beam.ml.inference.base import RunInference
+
+        predicted, other = examples | "RunInference" >> RunInference(self.handler).with_exception_handling()
+        stage = self.stage
+        failed = other.failed_inferences | "FailedBatches" >> beam.FlatMapTuple(
+            lambda batch, error: [(example, dead_letter_rejected(stage, error, "inference_failed"))
+                                  for example in batch])
+        return predicted, failed
 
 
 class RunStage(beam.PTransform):
@@ -117,8 +149,7 @@ class RunStage(beam.PTransform):
         )
         stage = self.stage
         rejects = bad | "ToReject" >> beam.MapTuple(
-            lambda element, error: to_reject(stage, element, *error)
-        )
+            lambda element, error: reject_of(stage, element, dead_letter_rejected(stage, error)))
         return good | "Progress" >> beam.ParDo(_Progress(stage)), rejects
 
 

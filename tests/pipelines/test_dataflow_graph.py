@@ -9,6 +9,7 @@ endpoint and an audio model pinned to the CPU (must not).
 from __future__ import annotations
 
 import pathlib
+import re
 import subprocess
 import sys
 import zipfile
@@ -97,18 +98,16 @@ def test_every_step_of_the_build_is_in_the_job(job):
 
 
 # The RunInference steps of the models configured on cuda/auto: the LM captioner, the tagger, CLAP.
-GPU_MODEL_STEPS = ("ModelCaptions0_lm/RunInference/", "AudioTags/RunInference/", "AudioTextScores/Clap/")
+GPU_MODEL_STEPS = ("ModelCaptions0_lm/Model/RunInference/", "AudioTags/Model/RunInference/", "AudioTextScores/Clap/")
 
 
 def test_gpu_hints_are_on_the_gpu_model_steps_only(job):
     proto = job[0].proto_pipeline
     hinted = {t.unique_name: hints_of(proto, t) for t in leaves(proto).values() if ACCELERATOR_URN in hints_of(proto, t)}
-    model_steps = {t.unique_name for t in leaves(proto).values()
-                   if t.unique_name.startswith(GPU_MODEL_STEPS) and t.environment_id}
-    # The batching and the inference of each model on a GPU, and nothing else.
-    assert set(hinted) == model_steps
+    # The inference step of each model on a GPU (where RunInference puts its handler's hints), and nothing else.
+    assert all(name.startswith(GPU_MODEL_STEPS) and "/BeamML_RunInference" in name for name in hinted), sorted(hinted)
     for prefix in GPU_MODEL_STEPS:
-        assert any(name.startswith(prefix) and "BeamML_RunInference" in name for name in hinted), prefix
+        assert any(name.startswith(prefix) for name in hinted), prefix
     for hints in hinted.values():
         assert hints[ACCELERATOR_URN] == ACCELERATOR.encode()
         assert hints[MIN_RAM_URN] == str(16 * 10**9).encode()
@@ -157,14 +156,10 @@ def side_inputs(proto) -> list[tuple[str, str]]:
 BOUNDED_SIDE_INPUTS = {
     "WriteWebDataset/ToShard": "the shard plan, key -> (split, shard) per accepted clip: 33 bytes a clip "
                                "pickled (measured on 100k keys), 17 MB at 500k clips",
-    "WriteRunStats/": "paths of the written tables: one per shard",
-    "FinishCorpus/": "paths of the written files: one per shard",
     "CompactLedger/": "commit ledger file names: one per commit file",
     "AssignSplit/": "groups forced into the test split: one per evaluation-set group",
-    "DecideQuality/Decontaminate": "the evaluation set's captions (MusicCaps eval: ~2.9k rows)",
     "WriteCandidates/": "how many key digits name a part (one int), and the part files written: one per part",
     "WriteRunTotals/": "the counts of items to do and of unique items: two ints",
-    "PruneAudioStore/List": "the path of manifest.json: one (the store is listed after the corpus is complete)",
     "CheckErrorRatios/": "failures per stage and rejects per (stage, reason): one row per stage or reason code "
                          "(a few dozen), and the path of stats.json",
 }
@@ -174,8 +169,8 @@ def test_side_inputs_are_few_and_bounded(job):
     found = side_inputs(job[0].proto_pipeline)
     assert any(c.startswith("WriteWebDataset/") for c, _ in found), "no shard plan side input: this test is blind"
     for consumer, producer in found:
-        if consumer.endswith("/InjectDefault"):
-            continue
+        if consumer.endswith("/InjectDefault") or re.search(r"/WaitOn\d+/GroupByKey$", producer):
+            continue  # WaitOn's side inputs are empty: it waits for its inputs, it reads none of them
         assert any(consumer.startswith(prefix) for prefix in BOUNDED_SIDE_INPUTS), (
             f"side input of {consumer} (from {producer}) is not in BOUNDED_SIDE_INPUTS: add it with the bound "
             "of its size, or feed it as a main input")

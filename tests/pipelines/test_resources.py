@@ -1,4 +1,4 @@
-"""Resource hints for model stages (pipelines/resources.py) and the `resources` config section."""
+"""Resource hints for model stages (each handler's `get_resource_hints`) and the `resources` config section."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from apache_beam.portability import common_urns
 from pydantic import ValidationError
 
 from tunescribe.pipelines.config import BuildConfig, ResourcesConfig
-from tunescribe.pipelines.resources import request_model_resources
-from tunescribe.transforms.models.base import ModelSource, TunescribeModelHandler
+from tunescribe.transforms.captions.model_captions import PerClipHandler
+from tunescribe.transforms.models.base import Batching, ModelSource, TunescribeModelHandler
 
 ACCELERATOR_URN = common_urns.resource_hints.ACCELERATOR.urn
 GPU = "type:nvidia-tesla-t4;count:1;install-nvidia-driver"
@@ -29,28 +29,30 @@ class HttpEcho(Echo):
 
 
 def graph(hints: dict) -> tuple[list[str], dict[str, dict]]:
+    """(labels of the hinted RunInference steps, hints of every leaf step)."""
+    on = Batching(resource_hints=hints)
     p = beam.Pipeline()
     nums = p | beam.Create([1, 2])
-    nums | "Cuda" >> RunInference(Echo(ModelSource("org/model", device="cuda")))
+    nums | "Cuda" >> RunInference(Echo(ModelSource("org/model", device="cuda"), on))
     nums | "Auto" >> beam.Map(lambda x: (x, x)) | "KeyedAuto" >> RunInference(
-        KeyedModelHandler(Echo(ModelSource("org/model", device="auto"))))
-    nums | "Cpu" >> RunInference(Echo(ModelSource("org/model", device="cpu")))
-    nums | "Http" >> RunInference(HttpEcho())
+        KeyedModelHandler(Echo(ModelSource("org/model", device="auto"), on)))
+    nums | "PerClip" >> RunInference(PerClipHandler(Echo(ModelSource("org/model", device="cuda:1"), on)))
+    nums | "Cpu" >> RunInference(Echo(ModelSource("org/model", device="cpu"), on))
+    nums | "Http" >> RunInference(HttpEcho(None, on))
     nums | "NotAModel" >> beam.Map(str)
-    labels = request_model_resources(p, hints)
     proto = p.to_runner_api()
     envs = proto.components.environments
     leaf_hints = {t.unique_name: dict(envs[t.environment_id].resource_hints) if t.environment_id else {}
                   for t in proto.components.transforms.values() if not t.subtransforms}
+    labels = sorted({name.split("/")[0] for name, h in leaf_hints.items() if ACCELERATOR_URN in h})
     return labels, leaf_hints
 
 
 def test_hints_go_to_models_on_an_accelerator_only():
     labels, leaf_hints = graph({"accelerator": GPU, "min_ram": "8GB"})
-    assert sorted(labels) == ["Cuda", "KeyedAuto"]
+    assert labels == ["Cuda", "KeyedAuto", "PerClip"]  # the per-clip wrapper delegates its hints
     hinted = {name for name, h in leaf_hints.items() if ACCELERATOR_URN in h}
-    assert hinted and all(name.startswith(("Cuda/", "KeyedAuto/")) for name in hinted)
-    assert any(name.startswith("Cuda/BeamML_RunInference") for name in hinted)
+    assert all(name.split("/")[1].startswith("BeamML_RunInference") for name in hinted)  # the inference step
     assert all(leaf_hints[n][ACCELERATOR_URN] == GPU.encode() for n in hinted)
     for name, h in leaf_hints.items():
         if name.startswith(("Cpu/", "Http/", "NotAModel", "Auto", "Create")):

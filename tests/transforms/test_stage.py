@@ -1,17 +1,20 @@
 """RunStage: refused and failing elements become reject records naming the stage; others pass."""
 
 import errno
+import os
 import sys
 import traceback
+from urllib.error import HTTPError
 
 import apache_beam as beam
 import pytest
+from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 from apache_beam.testing.util import assert_that, equal_to
 
 from tunescribe.schemas import SourceItem
-from tunescribe.transforms.attributes import tagging
-from tunescribe.transforms.captions import model_captions
-from tunescribe.transforms.stage import Rejected, RunStage, to_reject
+from tunescribe.transforms.stage import (
+    DISK_FULL_ERRNOS, Rejected, RunModel, RunStage, dead_letter_rejected, rejected_of,
+)
 
 
 class _Picky(beam.DoFn):
@@ -45,22 +48,65 @@ def test_a_rejected_read_back_from_a_dead_letter_keeps_its_fields():
     for raised in (Rejected("too_short", "1.0 s: short"), Rejected("network_error", 'a "quoted": detail', True)):
         back = Rejected.from_repr(repr(raised))
         assert (back.reason, back.detail, back.transient) == (raised.reason, raised.detail, raised.transient)
-    item = _item("x")
-    assert to_reject("fetch", item, Rejected, repr(Rejected("timeout", "slow", True))).transient
-    assert to_reject("picky", item, ZeroDivisionError, "ZeroDivisionError('boom')").transient  # maybe fixed by then
-    assert not to_reject("picky", item, Rejected, repr(Rejected("not_wanted", "no"))).transient
+    assert dead_letter_rejected("fetch", (Rejected, repr(Rejected("timeout", "slow", True)), [])).transient
+    bug = dead_letter_rejected("picky", (ZeroDivisionError, "ZeroDivisionError('boom')", []))
+    assert (bug.reason, bug.transient) == ("unexpected_error", True)  # maybe fixed by then
+    assert not dead_letter_rejected("picky", (Rejected, repr(Rejected("not_wanted", "no")), [])).transient
+    denied = dead_letter_rejected("picky", (PermissionError, repr(PermissionError(errno.EACCES, "denied")), []))
+    assert denied.reason == "unexpected_error"  # an OSError, but not a full disk: the element's reject
+    odd = HTTPError("http://x/a.mp3", 500, "boom", {}, None)  # an OSError whose repr is no call
+    assert dead_letter_rejected("fetch", (HTTPError, repr(odd), [])).reason == "unexpected_error"
 
 
-def test_a_full_disk_in_a_failed_model_batch_stops_the_run():
-    """RunInference's dead letters are (batch, (type, repr, traceback lines)); a full disk there is
-    no fault of the batch's clips: the model stages raise it again instead of rejecting them."""
+def _dead_letter(exc: BaseException) -> tuple:
+    """(type, repr, traceback lines), as Beam's dead letters carry an exception."""
     try:
-        raise OSError(errno.ENOSPC, "No space left on device")
-    except OSError as exc:
-        dead = (type(exc), repr(exc), traceback.format_exception(*sys.exc_info()))
-    with pytest.raises(OSError, match="No space left"):
-        list(model_captions._failed_batch(([], dead), None))
-    with pytest.raises(OSError, match="No space left"):
-        list(tagging._failed_batch(([], dead), "tagging"))
-    other = (ValueError, repr(ValueError("bad batch")), [])
-    assert list(tagging._failed_batch(([], other), "tagging")) == []  # an ordinary failure: rejects, no stop
+        raise exc
+    except BaseException as caught:  # noqa: BLE001
+        return type(caught), repr(caught), traceback.format_exception(*sys.exc_info())
+
+
+@pytest.mark.parametrize("number", sorted(DISK_FULL_ERRNOS))
+def test_a_full_disk_stops_the_run_by_its_errno(number):
+    """Caught as an exception (the per-item chain) or read from a dead letter (RunStage, model
+    stages), a disk-full OSError is raised again, naming the stage, instead of rejecting."""
+    full = OSError(number, os.strerror(number))
+    with pytest.raises(OSError) as stopped:
+        rejected_of("encode", full)
+    assert stopped.value.errno == number and stopped.value.filename == "stage encode"
+    with pytest.raises(OSError) as stopped:
+        dead_letter_rejected("tagging", _dead_letter(full), "inference_failed")
+    assert stopped.value.errno == number and stopped.value.filename == "stage tagging"
+
+
+class _Failing(ModelHandler):
+    """A model that fails on the batches holding a negative number, with `error`."""
+
+    def __init__(self, error: Exception):
+        super().__init__()
+        self.error = error
+
+    def load_model(self):
+        return None
+
+    def run_inference(self, batch, model, inference_args=None):
+        if min(batch) < 0:
+            raise self.error
+        return [PredictionResult(x, x * 2) for x in batch]
+
+    def batch_elements_kwargs(self):
+        return {"min_batch_size": 1, "max_batch_size": 1}
+
+
+def test_run_model_turns_a_failed_batch_into_transient_rejects():
+    with beam.Pipeline() as p:
+        predicted, failed = p | beam.Create([1, -1, 2]) | RunModel(_Failing(MemoryError("CUDA out of memory")), "tagging")
+        assert_that(predicted | beam.Map(lambda r: r.inference), equal_to([2, 4]), label="predicted")
+        assert_that(failed | beam.MapTuple(lambda x, r: (x, r.reason, r.transient, r.detail.split(":")[0])),
+                    equal_to([(-1, "inference_failed", True, "MemoryError")]), label="failed")
+
+
+def test_run_model_stops_the_run_on_a_full_disk():
+    with pytest.raises(Exception, match="No space left on device"):
+        with beam.Pipeline() as p:
+            p | beam.Create([1, -1]) | RunModel(_Failing(OSError(errno.ENOSPC, "No space left on device")), "clap")

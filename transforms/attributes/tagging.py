@@ -9,7 +9,7 @@ for multi-label models (AudioSet, MagnaTagATune taggers) and softmax for single-
 `TagAudio` runs it through Beam's RunInference and merges the predicted tags into the clip's
 tags: every tag keeps its origin (`manifest`, or `model@revision`) and score, so a manifest's
 "piano" and a model's "piano" 0.91 sit side by side. A batch whose inference fails sends its
-clips to the rejects table (stage "tagging", reason "tagging_failed"); nothing is dropped.
+clips to the rejects table (stage "tagging", reason "inference_failed"); nothing is dropped.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from typing import Any, Iterable, Optional, Sequence
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.ml.inference.base import PredictionResult, RunInference
+from apache_beam.ml.inference.base import PredictionResult
 
 from tunescribe.schemas import Tag
 from tunescribe.transforms.attributes.extract import mono_at
 from tunescribe.transforms.ingest.vocabulary import categorise
 from tunescribe.transforms.models.base import Batching, ModelSource, TunescribeModelHandler
-from tunescribe.transforms.stage import Rejected, reject_of, stop_on_disk_full
+from tunescribe.transforms.stage import RunModel, reject_of
 
 log = logging.getLogger(__name__)
 ACTIVATIONS = ("auto", "sigmoid", "softmax")
@@ -123,16 +123,6 @@ def _attach(result: PredictionResult):
     return dataclasses.replace(clip, tags=merge_tags(clip.tags, result.inference, result.model_id))
 
 
-def _failed_batch(element, stage: str):
-    batch, error = element  # error: (exception type, repr, traceback lines), as Beam's dead letters carry it
-    exc_type, exc_repr = error[0], error[1]
-    stop_on_disk_full(stage, *error)
-    name = getattr(exc_type, "__name__", str(exc_type))
-    for clip in batch:
-        # A batch the model failed on (out of memory, a dropped device): maybe not next time.
-        yield reject_of(stage, clip, Rejected("tagging_failed", f"{name}: {str(exc_repr)[:500]}", transient=True))
-
-
 class TagAudio(beam.PTransform):
     """clips -> (clips with the model's tags merged in, rejects)."""
 
@@ -143,7 +133,8 @@ class TagAudio(beam.PTransform):
         self.handler, self.stage = handler, stage
 
     def expand(self, clips):
-        predicted, failed = clips | "RunInference" >> RunInference(self.handler).with_exception_handling()
+        stage = self.stage
+        predicted, failed = clips | "Model" >> RunModel(self.handler, stage)
         tagged = predicted | "MergeTags" >> beam.Map(self.attach)
-        rejects = failed.failed_inferences | "FailedBatches" >> beam.FlatMap(_failed_batch, self.stage)
+        rejects = failed | "ToReject" >> beam.MapTuple(lambda clip, rejected: reject_of(stage, clip, rejected))
         return tagged, rejects

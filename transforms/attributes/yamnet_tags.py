@@ -26,7 +26,7 @@ clip's patches (0.96 s every 0.48 s); a family's score is the highest pooled sco
 
 Every tag has its score (the pooled score; for drums the logistic probability) and, as origin, the
 model id and revision (`yamnet-0.2.1@<sha256 of the model files>`). A batch whose inference fails
-sends its clips to the rejects table (stage "tagging", reason "tagging_failed"), as TagAudio does.
+sends its clips to the rejects table (stage "tagging", reason "inference_failed"), as TagAudio does.
 """
 
 from __future__ import annotations

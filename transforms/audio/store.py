@@ -59,21 +59,19 @@ def read_pcm(data: bytes) -> tuple[np.ndarray, int]:
 
 
 class PruneAudioStore(beam.PTransform):
-    """Applied to the candidate clips once the corpus is written (`after`): deletes from the store
-    the audio no candidate refers to (clips rejected after they were encoded, temp files of killed
-    writers). A keyed join, so no step holds the whole store's listing with every clip."""
+    """Applied to the manifest's path once the corpus is written: deletes from the store the audio
+    no candidate refers to (clips rejected after they were encoded, temp files of killed writers).
+    A keyed join, so no step holds the whole store's listing with every clip."""
 
-    def __init__(self, store: AudioStore, after=()):
+    def __init__(self, store: AudioStore, candidates):
         super().__init__()
-        self.store, self.after = store, after
+        self.store, self.candidates = store, candidates
 
-    def expand(self, candidates):
+    def expand(self, manifest):
         store = self.store
-        waits = {f"after{i}": beam.pvalue.AsList(pc) for i, pc in enumerate(self.after)}
-        on_disk = (candidates.pipeline | "Start" >> beam.Create([None])
-                   | "List" >> beam.FlatMap(lambda _, **__: store.all_files(), **waits)
+        on_disk = (manifest | "List" >> beam.FlatMap(lambda _: store.all_files())
                    | "OnDisk" >> beam.Map(lambda path: (path, True)))
-        wanted = candidates | "Wanted" >> beam.Map(lambda c: (store.path(c.audio_sha256, c.audio_format), False))
+        wanted = self.candidates | "Wanted" >> beam.Map(lambda c: (store.path(c.audio_sha256, c.audio_format), False))
 
         def unwanted(path, on_disk_or_wanted):
             marks = list(on_disk_or_wanted)

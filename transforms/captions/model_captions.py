@@ -23,10 +23,10 @@ from typing import Any, Optional, Sequence, Union
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.ml.inference.base import ModelHandler, RunInference
+from apache_beam.ml.inference.base import ModelHandler
 
 from tunescribe.schemas import Caption, Clip, Reject
-from tunescribe.transforms.captions.parse import RAW_KEPT, read_answer
+from tunescribe.transforms.captions.parse import read_answer
 from tunescribe.transforms.captions.prompts import PREDICTED_ORIGIN, AudioPrompt, PromptTemplate, prompt_inputs
 from tunescribe.transforms.captions.redo import Redo
 from tunescribe.transforms.ingest.tags import normalise_tags
@@ -34,7 +34,7 @@ from tunescribe.transforms.models.base import TunescribeModelHandler
 from tunescribe.transforms.models.generation import (
     AudioRequest, Generation, TextRequest, derive_seed, request_size,
 )
-from tunescribe.transforms.stage import REJECTS, Rejected, stop_on_disk_full
+from tunescribe.transforms.stage import REJECTS, Rejected, RunModel, reject_of
 
 STAGE = "captions"
 Prompt = Union[PromptTemplate, AudioPrompt]
@@ -129,18 +129,21 @@ class PerClipHandler(ModelHandler[ClipJob, tuple[ClipJob, list[Generation]], Any
     def get_metrics_namespace(self) -> str:
         return self.inner.get_metrics_namespace()
 
+    def get_resource_hints(self) -> dict:
+        return self.inner.get_resource_hints()
+
 
 def caption_part(captioner: Captioner, prompt: Prompt) -> str:
     """Names one caption of a clip (a reject's `part`): what a rerun asks again if it failed."""
     return f"{captioner.name}/{prompt.ref}"
 
 
-def caption_reject(clip: Clip, captioner: Captioner, prompt: Prompt, reason: str, detail: str,
-                   model_id: str, transient: bool = False) -> Reject:
+def caption_reject(clip: Clip, captioner: Captioner, prompt: Prompt, rejected: Rejected, model_id: str) -> Reject:
+    """One caption of `clip` that failed while the clip went on."""
     # model_id is looked up once per DoFn, not per reject: a local folder's identity hashes its files.
-    return Reject(source_id=clip.source_id, key=clip.key, clip_index=clip.clip_index, stage=STAGE, reason=reason,
-                  detail=f"{captioner.name} {prompt.task} ({prompt.ref}, {model_id}): {detail}",
-                  input_uri=clip.input_uri, part=caption_part(captioner, prompt), transient=transient)
+    detail = f"{captioner.name} {prompt.task} ({prompt.ref}, {model_id}): {rejected.detail}"
+    return reject_of(STAGE, clip, Rejected(rejected.reason, detail, rejected.transient),
+                     part=caption_part(captioner, prompt))
 
 
 class _Jobs(beam.DoFn):
@@ -167,8 +170,7 @@ class _Jobs(beam.DoFn):
         except Rejected as exc:
             yield beam.pvalue.TaggedOutput("skip", element)
             for p in prompts:
-                yield beam.pvalue.TaggedOutput(
-                    REJECTS, caption_reject(clip, self.captioner, p, exc.reason, exc.detail, self.model_id, exc.transient))
+                yield beam.pvalue.TaggedOutput(REJECTS, caption_reject(clip, self.captioner, p, exc, self.model_id))
             return
         if job is None:
             self.no_inputs.inc()
@@ -192,15 +194,13 @@ class _Attach(beam.DoFn):
         clip, captions, predicted = job.clip, [], []
         for prompt, request, answer in zip(job.prompts, job.requests, answers):
             if not answer.ok:
-                yield beam.pvalue.TaggedOutput(
-                    REJECTS, caption_reject(clip, self.captioner, prompt, answer.error, answer.detail, self.model_id,
-                                           answer.transient))
+                yield beam.pvalue.TaggedOutput(REJECTS, caption_reject(
+                    clip, self.captioner, prompt, Rejected(answer.error, answer.detail, answer.transient), self.model_id))
                 continue
             try:
                 text, new_attributes = read_answer(getattr(prompt, "output", "text"), answer.text)
             except Rejected as exc:
-                yield beam.pvalue.TaggedOutput(REJECTS, caption_reject(clip, self.captioner, prompt, exc.reason,
-                                                                       exc.detail, self.model_id, exc.transient))
+                yield beam.pvalue.TaggedOutput(REJECTS, caption_reject(clip, self.captioner, prompt, exc, self.model_id))
                 continue
             captions.append(Caption(
                 text=text, task=prompt.task, backend=self.backend, prompt_id=prompt.id,
@@ -216,18 +216,11 @@ class _Attach(beam.DoFn):
         yield job.onward(dataclasses.replace(clip, captions=clip.captions + tuple(captions), tags=tags))
 
 
-def _failed_batch(element, captioner: Captioner, model_id: Optional[str] = None):
-    """A batch whose inference raised: every clip goes on uncaptioned, each request is a reject."""
-    batch, error = element  # error: (exception type, repr, traceback lines), as Beam's dead letters carry it
-    exc_type, exc_repr = error[0], error[1]
-    stop_on_disk_full(STAGE, *error)
-    reason = "inference_failed"  # out of memory, a dropped device, a library error: maybe not next time
-    for job in batch:
-        yield job.onward(job.clip)
-        for prompt in job.prompts:
-            yield beam.pvalue.TaggedOutput(REJECTS, caption_reject(
-                job.clip, captioner, prompt, reason, f"{getattr(exc_type, '__name__', exc_type)}: "
-                                                     f"{str(exc_repr)[:RAW_KEPT]}", model_id, transient=True))
+def _failed_job(job: ClipJob, rejected: Rejected, captioner: Captioner, model_id: str):
+    """A job whose batch failed: the clip goes on uncaptioned, each of its requests is a reject."""
+    yield job.onward(job.clip)
+    for prompt in job.prompts:
+        yield beam.pvalue.TaggedOutput(REJECTS, caption_reject(job.clip, captioner, prompt, rejected, model_id))
 
 
 class InCaptionOrder(beam.DoFn):
@@ -266,10 +259,11 @@ class ModelCaptions(beam.PTransform):
     def expand(self, clips):
         c = self.captioner
         jobs = clips | "Jobs" >> beam.ParDo(_Jobs(c)).with_outputs("skip", REJECTS, main="jobs")
-        answered, failed = jobs.jobs | "RunInference" >> RunInference(PerClipHandler(c.handler)).with_exception_handling()
+        answered, failed = jobs.jobs | "Model" >> RunModel(PerClipHandler(c.handler), STAGE)
         attached = answered | "Attach" >> beam.ParDo(_Attach(c)).with_outputs(REJECTS, main="clips")
-        recovered = failed.failed_inferences | "FailedBatches" >> beam.ParDo(
-            _failed_batch, c, c.handler.model_identity()[0]).with_outputs(REJECTS, main="clips")
+        recovered = failed | "FailedJobs" >> beam.ParDo(
+            lambda failure, model_id: _failed_job(*failure, c, model_id), c.handler.model_identity()[0]
+        ).with_outputs(REJECTS, main="clips")
         out = (jobs.skip, attached.clips, recovered.clips) | "Clips" >> beam.Flatten()
         rejects = (jobs[REJECTS], attached[REJECTS], recovered[REJECTS]) | "Rejects" >> beam.Flatten()
         return out, rejects

@@ -83,11 +83,11 @@ def _check(stats: dict, failures: list, reasons: list, guard: ErrorRatioGuard, o
 
 class CheckErrorRatios(beam.PTransform):
     """The run stats (one dict) -> "ok", or the pipeline fails with ErrorRatioExceeded.
-    `rejects`: every reject of the run; `after`: PCollections to complete first (stats.json)."""
+    `rejects`: every reject of the run."""
 
-    def __init__(self, guard: ErrorRatioGuard, rejects, output: str, after=()):
+    def __init__(self, guard: ErrorRatioGuard, rejects, output: str):
         super().__init__()
-        self.guard, self.rejects, self.output, self.after = guard, rejects, output, after
+        self.guard, self.rejects, self.output = guard, rejects, output
 
     def expand(self, stats):
         judged = self.rejects | "Judged" >> beam.Filter(_judged)
@@ -103,8 +103,7 @@ class CheckErrorRatios(beam.PTransform):
             | "StageReason" >> beam.Map(lambda r: ((r.stage, r.reason), 1))
             | "CountReasons" >> beam.CombinePerKey(sum)
         )
-        waits = {f"after{i}": beam.pvalue.AsList(pc) for i, pc in enumerate(self.after)}
         guard, output = self.guard, self.output
         return stats | "Check" >> beam.Map(
-            lambda s, failures, reasons, **_: _check(s, failures, reasons, guard, output),
-            beam.pvalue.AsList(failures), beam.pvalue.AsList(reasons), **waits)
+            lambda s, failures, reasons: _check(s, failures, reasons, guard, output),
+            beam.pvalue.AsList(failures), beam.pvalue.AsList(reasons))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from tunescribe.schemas import Reject
-from tunescribe.transforms.stage import REJECTS
+from tunescribe.transforms.stage import REJECTS, Rejected, reject_of
 
 
 class _KeepFirst(beam.DoFn):
@@ -15,11 +14,8 @@ class _KeepFirst(beam.DoFn):
         first, *rest = sorted(items, key=lambda item: item.order)
         yield first
         for dup in rest:
-            yield beam.pvalue.TaggedOutput(REJECTS, Reject(
-                source_id=dup.source_id, key=dup.key, stage="ingest", reason="duplicate_source",
-                detail=f"same id and time range as the item at {first.input_uri} row/path {first.order[1]}",
-                input_uri=dup.input_uri,
-            ))
+            yield beam.pvalue.TaggedOutput(REJECTS, reject_of("ingest", dup, Rejected(
+                "duplicate_source", f"same id and time range as the item at {first.input_uri} row/path {first.order[1]}")))
 
 
 class DropDuplicateSources(beam.PTransform):

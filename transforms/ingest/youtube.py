@@ -2,8 +2,8 @@
 
 Through yt-dlp's Python API, audio only (`format`, default bestaudio/best). A time range is
 downloaded as a section (ffmpeg cuts it at the source, so a 10 s clip of a 2 h video costs
-10 s of audio) when an ffmpeg is found: imageio-ffmpeg's, else the system's; without one the
-whole audio is downloaded and the decoder cuts the range. Cookies, rate limit, sleeps and proxy
+10 s of audio) when an ffmpeg is on PATH (yt-dlp then cuts with the configured one: imageio-
+ffmpeg's by default); without one the whole audio is downloaded and the decoder cuts the range. Cookies, rate limit, sleeps and proxy
 come from the config. Failures are classified into reject reasons (YTDLP_REASONS plus the
 HTTP ones of remote.py); yt-dlp's video id is never used as a key.
 """
@@ -268,15 +268,15 @@ def download_audio(url: str, start_s: Optional[float], end_s: Optional[float], o
     Returns (path, offset_s): the file and where in the source it begins. Raises Rejected.
     One try; the caller retries transient failures (remote.with_retries)."""
     import yt_dlp
-    from yt_dlp.postprocessor.ffmpeg import FFmpegPostProcessor
+    from yt_dlp.downloader.external import FFmpegFD
 
     ffmpeg = find_ffmpeg(opts.ffmpeg)
     section = None
-    if opts.sections and ffmpeg and (start_s or end_s is not None):
+    # yt-dlp cuts with the `ffmpeg_location` one, but picks its section downloader only if an ffmpeg
+    # is on PATH (FFmpegFD.available ignores the option): without one, the whole file comes and
+    # the decoder cuts it, rather than a section asked for and silently not cut.
+    if opts.sections and ffmpeg and FFmpegFD.available() and (start_s or end_s is not None):
         section = (start_s or 0.0, math.inf if end_s is None else end_s)
-    if ffmpeg:
-        # yt-dlp checks for ffmpeg through this context variable (its CLI sets it the same way).
-        FFmpegPostProcessor._ffmpeg_location.set(ffmpeg)
     logger = _Log()
     slow = _SlowDownload(out_dir, remote)
     params = {**_params(opts, remote, out_dir, ffmpeg, section, cookies, logger), "progress_hooks": [slow.hook]}

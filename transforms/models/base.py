@@ -2,9 +2,9 @@
 
 It is Beam's own `ModelHandler`, so stages run through `RunInference`: batching by
 `BatchElements`, one model per worker process (or shared across processes) through `Shared`,
-failures routed by `RunInference(...).with_exception_handling()`. This base adds what tunescribe
-needs of every backend: where the model comes from (hub id or local folder, revision), its
-identity for provenance, and batch sizing from config. Heavy models load in `load_model`, which
+failures routed by `RunModel` (transforms/stage.py). This base adds what tunescribe needs of
+every backend: where the model comes from (hub id or local folder, revision), its identity for
+provenance, batch sizing from config, and the resource hints of a model on an accelerator. Heavy models load in `load_model`, which
 Beam calls on the worker — never in `__init__`. Handlers know no prompts: stages build inputs.
 """
 
@@ -99,13 +99,15 @@ def gguf_sha256(path: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Batching:
-    """How RunInference batches elements for one model stage."""
+    """How RunInference runs one model stage: batch sizes, model sharing, and the Beam resource
+    hints (config `resources`: an accelerator, RAM) its inference step asks for."""
 
     min_batch_size: int = 1
     max_batch_size: int = 8
     max_batch_duration_secs: Optional[float] = None  # flush a partial batch after this long
     share_across_processes: bool = False  # one copy per machine (large models) instead of per process
     model_copies: Optional[int] = None  # with share_across_processes: how many copies per machine
+    resource_hints: dict = dataclasses.field(default_factory=dict)  # `with_resource_hints` keywords
 
 
 class TunescribeModelHandler(ModelHandler[ExampleT, PredictionT, ModelT], Generic[ExampleT, PredictionT, ModelT]):
@@ -146,6 +148,13 @@ class TunescribeModelHandler(ModelHandler[ExampleT, PredictionT, ModelT], Generi
 
     def get_metrics_namespace(self) -> str:
         return "tunescribe." + type(self).__name__
+
+    def get_resource_hints(self) -> dict:
+        """RunInference puts these on its inference step. Only a model that runs in the worker on
+        cuda/auto gets them: an HTTP backend (no source) or a model pinned to the CPU runs on
+        ordinary workers. Runners that ignore hints (Direct, Flink, Spark) run the same graph."""
+        on_accelerator = self.source is not None and self.source.device != "cpu"
+        return dict(self.batching.resource_hints) if on_accelerator else {}
 
 
 class ServedModel:

@@ -12,12 +12,13 @@ import dataclasses
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
+from apache_beam.ml.inference.base import KeyedModelHandler
 
 from tunescribe.schemas import Clip
 from tunescribe.transforms.models.base import Batching, ModelSource
 from tunescribe.transforms.models.clap import EXAMPLE_RATE, ClapScorer
 from tunescribe.transforms.models.generation import resample
+from tunescribe.transforms.stage import RunModel, reject_of
 
 
 def tag_string(clip: Clip) -> str:
@@ -44,18 +45,13 @@ class ScoreAudioText(beam.PTransform):
         self.handler = ClapScorer(source, batching)
 
     def expand(self, clips):
-        from tunescribe.transforms.stage import to_reject
-
         with_captions = clips | "HasCaptions" >> beam.Filter(lambda c: bool(c.captions))
         without = clips | "NoCaptions" >> beam.Filter(lambda c: not c.captions)
         main, other = (
             with_captions
             | "Example" >> beam.Map(lambda c: (c, clap_example(c)))
-            | "Clap" >> RunInference(KeyedModelHandler(self.handler)).with_exception_handling()
+            | "Clap" >> RunModel(KeyedModelHandler(self.handler), "clap")
         )
         scored = main | "Store" >> beam.MapTuple(with_scores)  # the handler predicts plain score arrays
-        # A failed batch: ([(clip, example)], (exception type, repr, traceback lines)); each of its
-        # clips becomes a reject (a full disk stops the run: to_reject raises it again).
-        rejects = other.failed_inferences | "ToReject" >> beam.FlatMap(
-            lambda bad: [to_reject("clap", clip, *bad[1]) for clip, _ in bad[0]])
+        rejects = other | "ToReject" >> beam.MapTuple(lambda keyed, rejected: reject_of("clap", keyed[0], rejected))
         return (scored, without) | "All" >> beam.Flatten(), rejects

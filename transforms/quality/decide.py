@@ -24,6 +24,7 @@ import dataclasses
 from typing import Optional, Union
 
 import apache_beam as beam
+from apache_beam.utils.shared import Shared
 
 from tunescribe.schemas import Caption, Clip, DroppedCaption, Reject
 from tunescribe.transforms.quality.decontaminate import EvalIndex, contamination, load_eval_set
@@ -31,8 +32,8 @@ from tunescribe.transforms.quality.dedup import Summary, find_duplicates
 from tunescribe.transforms.quality.find_duplicates import FindDuplicates
 from tunescribe.transforms.quality.gate import check_clip
 from tunescribe.transforms.quality.rules import CaptionRules, caption_failures
-from tunescribe.transforms.quality.settings import Decisions, DedupRules
-from tunescribe.transforms.stage import REJECTS, Rejected, RunStage
+from tunescribe.transforms.quality.settings import Decisions, DedupRules, EvalSetSpec
+from tunescribe.transforms.stage import REJECTS, Rejected, RunStage, reject_of
 
 DECISION_STAGES = ("quality", "decontaminate", "dedup")
 # Output tag of the dropped-caption records.
@@ -78,6 +79,11 @@ def clip_verdict(clip: Clip, d: Decisions) -> tuple[Optional[Clip], list[tuple[s
     return (None, failures) if failures else (judged, [])
 
 
+def clip_rejected(failures: list[tuple[str, str]]) -> Rejected:
+    """A clip the rules refuse: the first failure's reason, every failure in the detail."""
+    return Rejected(failures[0][0], "; ".join(f"{r}: {t}" for r, t in failures))
+
+
 class _PerClip(beam.DoFn):
     def __init__(self, decisions: Decisions):
         self.d = decisions
@@ -88,14 +94,13 @@ class _PerClip(beam.DoFn):
     def process(self, clip: Clip):
         judged, failures = clip_verdict(clip, self.d)
         if failures:
-            raise Rejected(failures[0][0], "; ".join(f"{r}: {t}" for r, t in failures))
+            raise clip_rejected(failures)
         self.dropped.inc(len(clip.captions) - len(judged.captions))
         yield judged
 
 
-def reject_of(clip: Clip, stage: str, reason: str, detail: str) -> Reject:
-    return Reject(source_id=clip.source_id, key=clip.key, clip_index=clip.clip_index, stage=stage,
-                  reason=reason, detail=detail, input_uri=clip.input_uri)
+def eval_index(eval_sets: tuple[EvalSetSpec, ...]) -> Optional[EvalIndex]:
+    return EvalIndex([load_eval_set(e) for e in eval_sets]) if eval_sets else None
 
 
 def contamination_hit(clip: Clip, index: EvalIndex, rules: DedupRules) -> Optional[tuple[str, str]]:
@@ -111,7 +116,7 @@ def after_dedup(clip: Clip, verdict) -> tuple[Union[Clip, Reject], list[DroppedC
     if verdict is None:
         return clip, []
     if verdict.reason:
-        return reject_of(clip, "dedup", verdict.reason, f"{verdict.detail}; kept: {verdict.twin}"), []
+        return reject_of("dedup", clip, Rejected(verdict.reason, f"{verdict.detail}; kept: {verdict.twin}")), []
     why = [("near_duplicate_caption", f"near-duplicates a caption of {verdict.twin}")]
     lost = [dropped_caption(clip, i, c, "dedup", why) for i, c in enumerate(clip.captions) if i in verdict.drop_captions]
     return dataclasses.replace(clip, captions=tuple(c for i, c in enumerate(clip.captions)
@@ -122,16 +127,16 @@ def decide_in_process(clips, d: Decisions) -> tuple[list[Clip], list[Reject], li
     """DecideQuality's decisions in one process, from the same pieces: (accepted, rejects, dropped
     captions). For `tunescribe filter --dry-run`, which counts what each rule would drop without a
     pipeline."""
-    index = EvalIndex([load_eval_set(e) for e in d.decontaminate]) if d.decontaminate else None
+    index = eval_index(d.decontaminate)
     survivors, rejects, dropped = [], [], []
     for clip in clips:
         dropped += caption_drops(clip, d.captions)
         judged, failures = clip_verdict(clip, d)
         hit = None if failures else index and contamination_hit(judged, index, d.dedup)
         if failures:
-            rejects.append(reject_of(clip, "quality", failures[0][0], "; ".join(f"{r}: {t}" for r, t in failures)))
+            rejects.append(reject_of("quality", clip, clip_rejected(failures)))
         elif hit:
-            rejects.append(reject_of(clip, "decontaminate", *hit))
+            rejects.append(reject_of("decontaminate", clip, Rejected(*hit)))
         else:
             survivors.append(judged)
     verdicts = find_duplicates([Summary.of(c) for c in survivors], d.dedup)
@@ -144,27 +149,19 @@ def decide_in_process(clips, d: Decisions) -> tuple[list[Clip], list[Reject], li
 
 
 class _Decontaminate(beam.DoFn):
-    def __init__(self, rules: DedupRules):
-        self.rules = rules
+    def __init__(self, rules: DedupRules, eval_sets: tuple[EvalSetSpec, ...]):
+        self.rules, self.eval_sets = rules, eval_sets
+        # One index per worker process, whatever its threads: loading fingerprints the sets' audio.
+        self.shared = Shared()
 
-    def process(self, clip: Clip, eval_sets):
-        hit = eval_sets and contamination_hit(clip, _index_of(eval_sets), self.rules)
+    def setup(self):
+        self.index = self.shared.acquire(lambda: eval_index(self.eval_sets)) if self.eval_sets else None
+
+    def process(self, clip: Clip):
+        hit = self.index and contamination_hit(clip, self.index, self.rules)
         if hit:
             raise Rejected(*hit)
         yield clip
-
-
-_INDEX_CACHE: dict = {}
-
-
-def _index_of(eval_sets) -> EvalIndex:
-    key = id(eval_sets)
-    if key not in _INDEX_CACHE:  # one index per side-input value per worker
-        _INDEX_CACHE.clear()
-        # The value is kept with its index: while cached, its id cannot be reused by another
-        # side-input value (e.g. a later pipeline's evaluation sets in the same process).
-        _INDEX_CACHE[key] = (eval_sets, EvalIndex(list(eval_sets)))
-    return _INDEX_CACHE[key][1]
 
 
 class _ApplyDedup(beam.DoFn):
@@ -191,10 +188,7 @@ class DecideQuality(beam.PTransform):
     def expand(self, candidates):
         d = self.d
         passed, bad_quality = candidates | "PerClip" >> RunStage("quality", _PerClip(d))
-        eval_sets = (candidates.pipeline | "EvalSets" >> beam.Create(list(d.decontaminate))
-                     | "LoadEvalSet" >> beam.Map(load_eval_set))
-        clean, contaminated = passed | "Decontaminate" >> RunStage(
-            "decontaminate", _Decontaminate(d.dedup), side_inputs={"eval_sets": beam.pvalue.AsList(eval_sets)})
+        clean, contaminated = passed | "Decontaminate" >> RunStage("decontaminate", _Decontaminate(d.dedup, d.decontaminate))
         verdicts = clean | "Summaries" >> beam.Map(Summary.of) | "FindDuplicates" >> FindDuplicates(d.dedup)
         results = (
             {"clip": clean | "KeyClips" >> beam.Map(lambda c: (c.key, c)), "verdict": verdicts}

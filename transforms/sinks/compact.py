@@ -49,23 +49,16 @@ def _order(record: dict) -> tuple:
 
 
 class CompactLedger(beam.PTransform):
-    """Rewrites the ledger compactly; applied to the pipeline once everything else is written.
+    """Rewrites the ledger compactly; applied to one element (the manifest's path) once everything
+    else is written, the ledger commits included (`WaitOn`). `items`: the run's unique source items."""
 
-    `items`: the run's unique source items; `after`: PCollections that must be complete first
-    (the ledger commits, the manifest)."""
-
-    def __init__(self, ledger: Ledger, items, after=()):
+    def __init__(self, ledger: Ledger, items):
         super().__init__()
-        self.ledger, self.items, self.after = ledger, items, after
+        self.ledger, self.items = ledger, items
 
-    def expand(self, pbegin):
+    def expand(self, done):
         directory = self.ledger.directory
-        waits = {f"after{i}": beam.pvalue.AsList(pc) for i, pc in enumerate(self.after)}
-        files = (
-            pbegin
-            | "Start" >> beam.Create([None])
-            | "ListLedger" >> beam.FlatMap(lambda _, **__: [p for p, _ in list_files(f"{directory}/*.parquet")], **waits)
-        )
+        files = done | "ListLedger" >> beam.FlatMap(lambda _: [p for p, _ in list_files(f"{directory}/*.parquet")])
         records = files | "Spread" >> beam.Reshuffle() | "Read" >> beam.FlatMap(read_ledger)
         digits = self.items | "CountItems" >> beam.combiners.Count.Globally() | "Digits" >> beam.Map(key_digits)
         written = (
@@ -89,7 +82,7 @@ class CompactLedger(beam.PTransform):
             return len(old)
 
         return (
-            pbegin
+            done.pipeline
             | "Then" >> beam.Create([None])
             | "RemoveReplaced" >> beam.Map(remove_replaced, listed=beam.pvalue.AsList(files),
                                            kept=beam.pvalue.AsList(written))

@@ -48,7 +48,7 @@ def remove_stale(corpus: str, keep: set[str]) -> list[str]:
     return stale
 
 
-def finish_corpus(shards: list[dict], corpus: str, name: str, settings: dict, **_after) -> str:
+def finish_corpus(shards: list[dict], corpus: str, name: str, settings: dict) -> str:
     """Writes everything after the tables (see module doc); returns the manifest's path."""
     corpus = corpus.rstrip("/")
     shards = sorted(shards, key=lambda s: s["file"])
@@ -98,17 +98,15 @@ def finish_corpus(shards: list[dict], corpus: str, name: str, settings: dict, **
 
 
 class FinishCorpus(beam.PTransform):
-    """Shard facts (from WriteWebDataset) -> the finishing files; runs after every PCollection in
-    `after` is complete (the clip table, the rejects table, stats.json)."""
+    """Shard facts (from WriteWebDataset) -> the finishing files."""
 
-    def __init__(self, corpus: str, name: str, settings: dict, after=()):
+    def __init__(self, corpus: str, name: str, settings: dict):
         super().__init__()
-        self.corpus, self.name, self.settings, self.after = corpus, name, settings, after
+        self.corpus, self.name, self.settings = corpus, name, settings
 
     def expand(self, shard_facts):
-        waits = {f"after{i}": beam.pvalue.AsList(pc) for i, pc in enumerate(self.after)}
         return (
             shard_facts
             | "AllShards" >> beam.combiners.ToList()
-            | "Finish" >> beam.Map(finish_corpus, self.corpus, self.name, self.settings, **waits)
+            | "Finish" >> beam.Map(finish_corpus, self.corpus, self.name, self.settings)
         )

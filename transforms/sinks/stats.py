@@ -14,21 +14,17 @@ def stats_json(stats: dict) -> bytes:
 
 
 class WriteRunStats(beam.PTransform):
-    """One stats dict -> `path`; `extra` (run-level facts: name, config hash, versions) is merged in.
+    """One stats dict -> `path`; `extra` (run-level facts: name, config hash, versions) is merged in."""
 
-    `after` holds PCollections that must be complete first (the shards and tables), so stats.json
-    is the last file a successful run writes."""
-
-    def __init__(self, path: str, extra: dict, after=()):
+    def __init__(self, path: str, extra: dict):
         super().__init__()
-        self.path, self.extra, self.after = path, extra, after
+        self.path, self.extra = path, extra
 
     def expand(self, stats):
         path, extra = self.path, self.extra
-        waits = {f"after{i}": beam.pvalue.AsList(pc) for i, pc in enumerate(self.after)}
 
-        def write(s, **_):
+        def write(s):
             write_bytes_atomically(path, stats_json({**extra, **s}))
             return path
 
-        return stats | beam.Map(write, **waits)
+        return stats | beam.Map(write)

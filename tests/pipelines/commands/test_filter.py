@@ -61,8 +61,14 @@ def test_refilter_equals_full_rebuild(tmp_path, audio_dev):
     manifest = bells / "captions.jsonl"
     row = {"file": "bell.ogg", "id": "bell", "model": SMOLLM2_TASK_TALK, "human": GOOD}
     manifest.write_text(json.dumps(row) + "\n")
-    strict = {"min_duration_s": 3.0, "require_caption": False}
-    loose = {"min_duration_s": 0.5, "max_silence_ratio": 1.0, "require_caption": False,
+    # An evaluation set held out by audio: the rag's first 12 s (the build fingerprints it once per worker).
+    held_out = tmp_path / "eval"
+    held_out.mkdir()
+    sf.write(held_out / "rag_start.wav", x[: 12 * rate], rate)
+    (held_out / "eval.csv").write_text("id,file\ntrack-9,rag_start.wav\n")
+    eval_sets = [{"name": "held-out", "path": str(held_out / "eval.csv"), "audio_column": "file"}]
+    strict = {"min_duration_s": 3.0, "require_caption": False, "decontaminate": eval_sets}
+    loose = {"min_duration_s": 0.5, "max_silence_ratio": 1.0, "require_caption": False, "decontaminate": eval_sets,
              "dedup": {"max_ber": None, "caption_jaccard": 0.7}}  # copies stay, but lose near-duplicate captions
     built = {name: _config(tmp_path, name, music, quality, manifest)
              for name, quality in (("strict", strict), ("loose", loose))}
@@ -93,6 +99,7 @@ def test_refilter_equals_full_rebuild(tmp_path, audio_dev):
         card, html = open(f"{cfg.output}/README.md").read(), open(f"{cfg.output}/report.html").read()
         assert "task_talk" in card and "Dropped captions" in html and "legendary harpist" in html
         print(f"\n{name}: {len(accepted)} accepted, {len(rejects)} rejected, same as the rebuild")
+        assert {r.reason for r in rejects if r.stage == "decontaminate"} == {"eval_audio"}
         if name == "loose":
             assert not any(r.reason == "duplicate_audio_near" for r in rejects)
             assert any(c.stats["duration_s"] < 3 for c in accepted)  # loosened: short clips come back

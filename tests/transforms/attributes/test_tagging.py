@@ -93,4 +93,4 @@ def test_tag_audio_stage_merges_tags_and_rejects_failed_batches(ast_dir):
         assert_that(shape, equal_to([("a", ["manifest", "tiny-ast0", "tiny-ast0"]),
                                      ("bb", ["tiny-ast0", "tiny-ast0"])]), label="tagged")
         assert_that(rejects | beam.Map(lambda r: (r.key, r.stage, r.reason, bool(r.detail))),
-                    equal_to([("empty", "tagging", "tagging_failed", True)]), label="rejects")
+                    equal_to([("empty", "tagging", "inference_failed", True)]), label="rejects")
