@@ -174,7 +174,8 @@ def run_item(item, objects: StageObjects, times: dict) -> int:
     from tunescribe.transforms.attributes.extract import SILENT_LUFS, mono_at
     from tunescribe.transforms.audio.decode import decode_audio, lost_its_end
     from tunescribe.transforms.audio.encode import encode_pcm, file_extension
-    from tunescribe.transforms.audio.segment import clip_key, window_bounds
+    from tunescribe.schemas.layout import clip_key
+    from tunescribe.transforms.audio.segment import window_bounds
     from tunescribe.transforms.audio.stats import audio_stats
     from tunescribe.transforms.captions.offline import (BACKEND, OfflineCaptioner, PROMPT_PREFIX, PROMPT_VERSION,
                                                         TASKS, write_captions)

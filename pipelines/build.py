@@ -18,10 +18,10 @@ from importlib.metadata import PackageNotFoundError, version
 import apache_beam as beam
 from apache_beam.transforms.util import WaitOn
 
-from tunescribe.pipelines.caption_models import check_caption_models
+from tunescribe.pipelines.config.caption_models import check_caption_models
 from tunescribe.pipelines.config import BuildConfig, FolderInput
 from tunescribe.pipelines.corpus import write_corpus
-from tunescribe.pipelines.music import attribute_steps, tag_audio
+from tunescribe.pipelines.music_analysis import attribute_steps, tag_audio
 from tunescribe.pipelines.quality import quality_stats
 from tunescribe.transforms.audio.decode import DecodeAudio
 from tunescribe.transforms.audio.encode import EncodeAudio, LoadAudio, drop_audio
@@ -39,7 +39,7 @@ from tunescribe.schemas import CLIP_SCHEMA_VERSION, REJECT_SCHEMA_VERSION
 from tunescribe.transforms.per_item import AudioPath, Step
 from tunescribe.transforms.quality.fingerprint import ComputeAudioIdentity
 from tunescribe.transforms.sinks.compact import CompactLedger
-from tunescribe.transforms.sinks.layout import PROGRESS_FILE, WORK_DIR
+from tunescribe.schemas.layout import PROGRESS_FILE, WORK_DIR
 from tunescribe.transforms.sinks.ledger import LEDGER_VERSION, RECAPTION, Ledger, SkipCommitted, commit_and_restore
 from tunescribe.transforms.sinks.progress import WriteRunTotals
 from tunescribe.transforms.stage import RunStage
@@ -146,7 +146,7 @@ def build_pipeline(p: beam.Pipeline, cfg: BuildConfig, estimate_path: str | None
     captioners = []
     if cfg.captions.models or estimate_path is not None:
         # Beam's RunInference imports torch: only a build that runs a model pays for it.
-        from tunescribe.pipelines.captioners import build_captioners
+        from tunescribe.pipelines.model_captioners import build_captioners
 
         captioners = build_captioners(cfg.captions.models, cfg.resources.hints())
     check_caption_models(cfg.captions.models, need_keys=estimate_path is None)

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from tunescribe.transforms.corpus.accounting import source_key_of
+from tunescribe.schemas.layout import source_key_of
 from tunescribe.transforms.sinks.compact import COMPACT_PREFIX
 from tunescribe.transforms.sinks.files import list_files, read_bytes
 from tunescribe.transforms.sinks.ledger import ACCEPTED, CLIPS, REJECTS

@@ -35,7 +35,7 @@ EMBEDDED = {AudioSettings, SegmentSettings, StatsSettings, ColumnMapping, Remote
 # Stage types the config still mirrors, each with why it is not embedded yet. The test fails when
 # one stops mirroring (take it off) and when a new one appears.
 NOT_YET = {
-    # (config model, stage type): where a local model comes from, built by caption_models.py's
+    # (config model, stage type): where a local model comes from, built by config/caption_models.py's
     # source() and by the tagging and CLAP steps. Its module imports Beam's ML stack (torch), which
     # reading a config must not, and the sections differ in which of its settings they offer.
     ("TaggingConfig", "ModelSource"),

@@ -36,13 +36,14 @@ from tunescribe.pipelines.commands.build import prepare_output, summary
 from tunescribe.pipelines.config import BuildConfig, ConfigError, load_config
 from tunescribe.pipelines.corpus import DECIDED_STAGES, FILTER_SECTIONS, MAKER_HASH_KEY, clip_config_hash, write_corpus
 from tunescribe.pipelines.runners import audio_workers
-from tunescribe.pipelines.stops import run_or_stop
+from tunescribe.pipelines.commands.known_stops import run_or_stop
 from tunescribe.schemas import Clip, Reject
 from tunescribe.transforms.audio.store import AudioStore
 from tunescribe.transforms.quality.candidates import CANDIDATES_FILE, META_FILE, candidate_files, candidates_metadata, read_candidates
 from tunescribe.transforms.quality.decide import DECISION_STAGES, Decisions, decide_in_process
 from tunescribe.transforms.quality.rules import caption_failures
-from tunescribe.transforms.sinks import layout
+from tunescribe.schemas import layout
+from tunescribe.transforms.corpus import readers
 
 
 def add_arguments(parser) -> None:
@@ -111,7 +112,7 @@ def _same_place(a: str, b: str) -> bool:
 def check_filterable(corpus: str, cfg: BuildConfig) -> None:
     """Refuses, before any work, what a re-filter cannot do right."""
     store = layout.join(corpus, layout.WORK_DIR, CANDIDATES_FILE)
-    if not layout.exists(layout.join(corpus, layout.MANIFEST_FILE)):
+    if not readers.exists(layout.join(corpus, layout.MANIFEST_FILE)):
         raise ConfigError(f"{corpus} is not a complete corpus (no {layout.MANIFEST_FILE}): finish its build first")
     if _same_place(corpus, cfg.output):
         raise ConfigError(f"filter writes a new corpus and never overwrites its source {corpus}: "
@@ -145,7 +146,7 @@ class CopyAudio(beam.DoFn):
 
 def filter_pipeline(p: beam.Pipeline, corpus: str, cfg: BuildConfig, workers: int = 1) -> None:
     """Stored candidates + the corpus's rejects before the decisions -> the corpus of `cfg`."""
-    before = layout.read_json(layout.join(corpus, layout.STATS_FILE))
+    before = readers.read_json(layout.join(corpus, layout.STATS_FILE))
     source_cfg = cfg.model_copy(update={"output": corpus})
     candidates = (
         p
@@ -181,7 +182,7 @@ def run_filter(corpus: str, cfg: BuildConfig, beam_args: list[str]) -> dict:
 
 def run(args, beam_args) -> int:
     store = layout.join(args.corpus, layout.WORK_DIR, CANDIDATES_FILE)
-    if not layout.exists(layout.join(store, META_FILE)):
+    if not readers.exists(layout.join(store, META_FILE)):
         raise ConfigError(f"{args.corpus} has no stats store ({store}): build it with this version first")
     cfg = load_config(args.config, args.output)
     if args.dry_run:

@@ -7,7 +7,8 @@ corpus's own files (clip table, rejects table, stats.json), so it describes what
 
 from __future__ import annotations
 
-from tunescribe.transforms.sinks import layout
+from tunescribe.schemas import layout
+from tunescribe.transforms.corpus import readers
 from tunescribe.transforms.sinks.facts import corpus_facts
 from tunescribe.transforms.sinks.files import list_files
 
@@ -30,9 +31,9 @@ def summary(corpus: str, top: int = 15) -> str:
     corpus = corpus.rstrip("/")
     facts = corpus_facts(corpus)
     stats_path = layout.join(corpus, layout.STATS_FILE)
-    stats = layout.read_json(stats_path) if layout.exists(stats_path) else {}
+    stats = readers.read_json(stats_path) if readers.exists(stats_path) else {}
     shards = list_files(layout.join(corpus, layout.SHARDS_DIR, "*.tar"))
-    complete = layout.exists(layout.join(corpus, layout.MANIFEST_FILE))
+    complete = readers.exists(layout.join(corpus, layout.MANIFEST_FILE))
     out = [
         f"corpus  {stats.get('name', corpus)}  (tunescribe {stats.get('tool_version', '?')}, config "
         f"{stats.get('config_hash', '?')}){'' if complete else '  INCOMPLETE: no manifest.json'}",

@@ -17,7 +17,8 @@ import hashlib
 from collections import defaultdict
 
 from tunescribe.schemas import DROPPED_CAPTION_SCHEMA
-from tunescribe.transforms.sinks import layout
+from tunescribe.schemas import layout
+from tunescribe.transforms.corpus import readers
 from tunescribe.transforms.sinks.files import list_files, read_bytes
 from tunescribe.transforms.sinks.webdataset import canonical_json
 
@@ -49,16 +50,16 @@ class HashingReader:
 def scan_shard(path: str, problems: list[str], rel: str) -> tuple[dict, HashingReader]:
     """key -> {"offset", "members"}; damage is reported, and samples before it still count."""
     samples: dict[str, dict] = {}
-    with layout.open_binary(path) as f:
+    with readers.open_binary(path) as f:
         reader = HashingReader(f)
         try:
-            for offset, name, data in layout.iter_tar(reader):
+            for offset, name, data in readers.iter_tar(reader):
                 key = layout.sample_key(name)
                 sample = samples.setdefault(key, {"offset": offset, "members": {}})
                 if name in sample["members"]:
                     problems.append(f"{rel}: member {name!r} appears twice")
                 sample["members"][name] = data
-        except layout.TarDamage as exc:
+        except readers.TarDamage as exc:
             problems.append(f"{rel}: truncated or damaged at byte {exc.offset}: {exc}")
         reader.drain()
     return samples, reader
@@ -72,12 +73,12 @@ def check_dropped_captions(corpus: str, stats: dict, clip_keys, problems: list[s
     """The dropped-captions table against its schema, the corpus's clips and rejects, and stats.json."""
     rel = layout.DROPPED_CAPTIONS_FILE
     path = layout.join(corpus, rel)
-    if not layout.exists(path):
+    if not readers.exists(path):
         if "captions_dropped" in stats:
             problems.append(f"{rel}: missing ({layout.STATS_FILE} counts "
                             f"{stats['captions_dropped'].get('total')} dropped captions)")
         return
-    table = layout.read_table(path)
+    table = readers.read_table(path)
     want = {f.name: f.type for f in DROPPED_CAPTION_SCHEMA}
     have = {f.name: f.type for f in table.schema}
     if have != want:
@@ -88,7 +89,7 @@ def check_dropped_captions(corpus: str, stats: dict, clip_keys, problems: list[s
     if counted != table.num_rows:
         problems.append(f"{rel}: holds {table.num_rows} captions, {layout.STATS_FILE} counts {counted}")
     rejects = layout.join(corpus, layout.REJECTS_FILE)
-    rejected = set(layout.read_table(rejects, ["key"]).column("key").to_pylist()) if layout.exists(rejects) else set()
+    rejected = set(readers.read_table(rejects, ["key"]).column("key").to_pylist()) if readers.exists(rejects) else set()
     keys = table.column("key").to_pylist()
     strays = sorted({k for k in keys if k not in clip_keys and k not in rejected})
     if strays:
@@ -102,8 +103,8 @@ def validate_corpus(corpus: str) -> tuple[list[str], dict]:
     problems: list[str] = []
     manifest_path = layout.join(corpus, layout.MANIFEST_FILE)
     manifest = {}
-    if layout.exists(manifest_path):
-        manifest = layout.read_json(manifest_path)
+    if readers.exists(manifest_path):
+        manifest = readers.read_json(manifest_path)
     else:
         problems.append(f"{layout.MANIFEST_FILE}: missing: the build did not finish "
                         "(rerun `tunescribe build` with the same config to complete it)")
@@ -112,7 +113,7 @@ def validate_corpus(corpus: str) -> tuple[list[str], dict]:
     # The clip table: rows by shard.
     rows_by_shard: dict[str, dict[str, dict]] = defaultdict(dict)
     seen_keys: dict[str, str] = {}
-    for path, table in layout.iter_clip_tables(corpus):
+    for path, table in readers.iter_clip_tables(corpus):
         rel = _rel(corpus, path)
         for row in table.to_pylist():
             key = row["key"]
@@ -127,7 +128,7 @@ def validate_corpus(corpus: str) -> tuple[list[str], dict]:
     index: dict[str, dict] = {}
     index_files = [p for p, _ in list_files(layout.join(corpus, "*" + layout.WIDS_SUFFIX))]
     for path in index_files:
-        for entry in layout.read_json(path).get("shardlist", []):
+        for entry in readers.read_json(path).get("shardlist", []):
             index[entry["url"].rsplit("/", 1)[-1]] = {**entry, "index": _rel(corpus, path)}
 
     on_disk = {p.rsplit("/", 1)[-1] for p, _ in list_files(layout.join(corpus, layout.SHARDS_DIR, "*.tar"))}
@@ -185,7 +186,7 @@ def validate_corpus(corpus: str) -> tuple[list[str], dict]:
             continue  # a missing shard: reported above
         else:
             path = layout.join(corpus, rel)
-            if not layout.exists(path):
+            if not readers.exists(path):
                 problems.append(f"{rel}: missing (listed in {layout.MANIFEST_FILE})")
                 continue
             data = read_bytes(path)
@@ -200,8 +201,8 @@ def validate_corpus(corpus: str) -> tuple[list[str], dict]:
             problems.append(f"{rel}: not listed in {layout.MANIFEST_FILE}")
 
     stats_path = layout.join(corpus, layout.STATS_FILE)
-    if layout.exists(stats_path):
-        stats = layout.read_json(stats_path)
+    if readers.exists(stats_path):
+        stats = readers.read_json(stats_path)
         if stats.get("shards", {}).get("samples") != n_samples:
             problems.append(f"{layout.STATS_FILE}: counts {stats.get('shards', {}).get('samples')} samples, "
                             f"the shards hold {n_samples}")

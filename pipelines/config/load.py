@@ -10,7 +10,7 @@ from typing import Optional
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from tunescribe.pipelines.caption_models import resolve_model_paths
+from tunescribe.pipelines.config.caption_models import resolve_model_paths
 from tunescribe.pipelines.config.base import ConfigError, Section, resolve_model_path, resolve_path
 from tunescribe.pipelines.config.inputs import Input, ManifestInput
 from tunescribe.pipelines.config.stages import AttributesConfig, CaptionsConfig, TaggingConfig

@@ -7,7 +7,7 @@ from typing import Literal, Optional, Union
 
 from pydantic import Field
 
-from tunescribe.pipelines.caption_models import CaptionModels
+from tunescribe.pipelines.config.caption_models import CaptionModels
 from tunescribe.pipelines.config.base import Section
 from tunescribe.transforms.captions.prompts import LP_MUSICCAPS_TASKS
 from tunescribe.transforms.captions.settings import FALLBACK_TASK, TemplateCaptions
@@ -42,7 +42,7 @@ class TaggingConfig(Section):
 
 class CaptionsConfig(Section):
     template: Union[bool, TemplateCaptions] = True  # true: the offline captioner as below; false: off
-    models: CaptionModels = []  # model captioners, run after the template; see caption_models.py
+    models: CaptionModels = []  # model captioners, run after the template; see config/caption_models.py
 
     def offline(self) -> Optional[TemplateCaptions]:
         """The offline captioner's settings with its tasks resolved; None when it writes nothing."""

@@ -15,12 +15,9 @@ import apache_beam as beam
 import numpy as np
 
 from tunescribe.schemas import Clip, DecodedAudio, Provenance, SourceItem
+from tunescribe.schemas.layout import clip_key
 from tunescribe.transforms.audio.decode import DecodeAudio
 from tunescribe.transforms.audio.settings import SegmentSettings
-
-
-def clip_key(source_key: str, clip_index: int) -> str:
-    return f"{source_key}_{clip_index:05d}"
 
 
 def window_bounds(n_frames: int, rate: int, window_s: float, hop_s: float, tail: str,

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-
-def source_key_of(clip_key: str) -> str:
-    """A clip key is `<source key>_<clip index>`."""
-    return clip_key.rsplit("_", 1)[0]
+from tunescribe.schemas.layout import source_key_of
 
 
 class _Count(beam.PTransform):

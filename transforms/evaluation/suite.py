@@ -112,11 +112,11 @@ def read_references(path: str | os.PathLike) -> dict[str, list[str]]:
 def read_corpus(corpus: str, references: dict[str, list[str]] | None = None) -> Groups:
     """Groups of a corpus's captions; references from `references` (by clip key, then source id)
     or else the clip's own "reference" captions."""
-    from tunescribe.transforms.sinks import layout
+    from tunescribe.transforms.corpus import readers
 
     groups: Groups = defaultdict(list)
     columns = ["key", "source_id", "tags", "attributes", "captions"]
-    for _, table in layout.iter_clip_tables(corpus.rstrip("/"), columns):
+    for _, table in readers.iter_clip_tables(corpus.rstrip("/"), columns):
         for row in table.to_pylist():
             captions = row["captions"] or []
             if references is not None:

@@ -16,7 +16,7 @@ import pyarrow as pa
 import yaml
 
 from tunescribe.schemas import CLIP_TABLE_SCHEMA
-from tunescribe.transforms.sinks.layout import SHARDS_DIR, wids_index_name
+from tunescribe.schemas.layout import SHARDS_DIR, wids_index_name
 
 # Hub licence ids (https://hf.co/docs/hub/repositories-licenses) we can recognise in free text.
 HUB_LICENCES = {

@@ -16,7 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tunescribe.transforms.sinks import layout
+from tunescribe.schemas import layout
+from tunescribe.transforms.corpus import readers
 
 MAX_VALUES = 1_000_000
 GALLERY_SIZE = 12
@@ -50,10 +51,10 @@ PROVENANCE_FIELDS = ["task", "backend", "prompt_id", "prompt_version", "model_id
 
 
 def corpus_facts(corpus: str, gallery_size: int = GALLERY_SIZE, max_values: int = MAX_VALUES) -> dict:
-    files = layout.clip_table_files(corpus)
+    files = readers.clip_table_files(corpus)
     total = 0
     for path, _ in files:
-        with layout.open_binary(path) as f:
+        with readers.open_binary(path) as f:
             total += pq.ParquetFile(f).metadata.num_rows
     stride = max(1, math.ceil(total / max_values))
 
@@ -65,7 +66,7 @@ def corpus_facts(corpus: str, gallery_size: int = GALLERY_SIZE, max_values: int 
     top: list[tuple[str, dict]] = []  # the gallery_size clips with the smallest key hashes
     firsts: dict[str, tuple[str, dict]] = {}  # the smallest-hash clip of each split and caption kind
     clips = 0
-    for path, table in layout.iter_clip_tables(corpus):
+    for path, table in readers.iter_clip_tables(corpus):
         n = table.num_rows
         clips += n
         durations = table.column("duration_s").to_numpy()
@@ -171,10 +172,10 @@ def _category_counts(name_category: Counter) -> dict:
 def reject_facts(corpus: str) -> dict:
     """{(stage, reason): {"count": n, "examples": [row, ...]}}, most frequent first."""
     path = layout.join(corpus, layout.REJECTS_FILE)
-    if not layout.exists(path):
+    if not readers.exists(path):
         return {}
     grouped: dict[tuple, dict] = {}
-    for row in layout.read_table(path).to_pylist():
+    for row in readers.read_table(path).to_pylist():
         entry = grouped.setdefault((row["stage"], row["reason"]), {"count": 0, "examples": []})
         entry["count"] += 1
         if len(entry["examples"]) < EXAMPLES_PER_REASON:
@@ -187,10 +188,10 @@ def dropped_caption_facts(corpus: str) -> dict:
     most frequent first. Examples: the rows whose key hashes lowest, so they spread over the corpus
     and over tasks yet are the same on every build."""
     path = layout.join(corpus, layout.DROPPED_CAPTIONS_FILE)
-    if not layout.exists(path):
+    if not readers.exists(path):
         return {}
     grouped: dict[tuple, dict] = {}
-    for row in layout.read_table(path).to_pylist():
+    for row in readers.read_table(path).to_pylist():
         entry = grouped.setdefault((row["stage"], row["reason"]), {"count": 0, "models": Counter(), "examples": []})
         entry["count"] += 1
         model = f"{row['backend']}:{row['model_id']}" if row["model_id"] else row["backend"]

@@ -16,7 +16,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from tunescribe.transforms import failpoints
-from tunescribe.transforms.sinks import layout
+from tunescribe.schemas import layout
+from tunescribe.transforms.corpus import readers
 from tunescribe.transforms.sinks.card import render_card
 from tunescribe.transforms.sinks.facts import corpus_facts
 from tunescribe.transforms.sinks.files import TMP_MARK, list_files, read_bytes, write_bytes_atomically
@@ -52,7 +53,7 @@ def finish_corpus(shards: list[dict], corpus: str, name: str, settings: dict) ->
     """Writes everything after the tables (see module doc); returns the manifest's path."""
     corpus = corpus.rstrip("/")
     shards = sorted(shards, key=lambda s: s["file"])
-    stats = layout.read_json(layout.join(corpus, layout.STATS_FILE))
+    stats = readers.read_json(layout.join(corpus, layout.STATS_FILE))
     written: dict[str, bytes | None] = {}  # relative path -> bytes we wrote (None: hash from disk)
 
     for split in sorted({s["split"] for s in shards}):

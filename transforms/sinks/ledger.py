@@ -48,7 +48,7 @@ from tunescribe.schemas import CLIP_SCHEMA, REJECT_SCHEMA, Clip, Reject
 from tunescribe.transforms import failpoints
 from tunescribe.transforms.audio.store import AudioStore
 from tunescribe.transforms.captions.redo import Redo
-from tunescribe.transforms.corpus.accounting import source_key_of
+from tunescribe.schemas.layout import source_key_of
 from tunescribe.transforms.sinks.files import write_bytes_atomically
 from tunescribe.transforms.sinks.parquet import parquet_bytes
 

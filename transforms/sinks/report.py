@@ -18,7 +18,9 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from tunescribe.transforms.sinks import figures, layout
+from tunescribe.schemas import layout
+from tunescribe.transforms.corpus import readers
+from tunescribe.transforms.sinks import figures
 
 PREVIEW_RATE = 22050  # gallery audio is resampled to at most this, to keep the file small
 CSP = "default-src 'none'; img-src data:; media-src data:; style-src 'unsafe-inline'"
@@ -145,7 +147,7 @@ def _caption_html(c: dict) -> str:
 
 
 def _sample_card(corpus: str, row: dict) -> str:
-    members = layout.read_sample(layout.join(corpus, layout.SHARDS_DIR, row["shard"]), row["shard_offset"], row["key"])
+    members = readers.read_sample(layout.join(corpus, layout.SHARDS_DIR, row["shard"]), row["shard_offset"], row["key"])
     audio = members.get(f"{row['key']}.{row['audio_format']}")
     media = "<p class=meta>(audio member missing from the shard)</p>"
     if audio:

@@ -36,7 +36,7 @@ from tunescribe.schemas import Clip
 from tunescribe.transforms import failpoints
 from tunescribe.transforms.audio.store import AudioStore
 from tunescribe.transforms.sinks.files import list_files, read_bytes, write_atomically, write_bytes_atomically
-from tunescribe.transforms.sinks.layout import shard_name
+from tunescribe.schemas.layout import shard_name
 
 FIXED_MTIME = 946684800  # 2000-01-01T00:00:00Z
 BLOCK = tarfile.BLOCKSIZE

@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from tunescribe.pipelines.cli import main
-from tunescribe.transforms.sinks.layout import iter_tar, sample_key
+from tunescribe.schemas.layout import sample_key
+from tunescribe.transforms.corpus.readers import iter_tar
 
 
 @pytest.fixture

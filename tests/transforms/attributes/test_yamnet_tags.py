@@ -18,7 +18,7 @@ import soundfile as sf
 import apache_beam as beam
 from apache_beam.testing.util import assert_that, equal_to
 
-from tunescribe.pipelines.music import yamnet_folder as configured_yamnet
+from tunescribe.pipelines.music_analysis import yamnet_folder as configured_yamnet
 from tunescribe.schemas import Clip, Provenance, Tag
 from tunescribe.transforms.attributes.yamnet_tags import (TagWithYamnet, clip_tags, drum_probability,
                                                           high_band_flux, percussive_share)

@@ -24,7 +24,7 @@ from tunescribe.transforms.models.base import Batching, ModelSource
 from tunescribe.transforms.models.causal_lm import CausalLMHandler
 from tunescribe.transforms.models.generation import GenerationParams, TextRequest, derive_seed
 from tunescribe.transforms.quality.candidates import CANDIDATES_FILE, read_candidates
-from tunescribe.transforms.sinks.layout import WORK_DIR
+from tunescribe.schemas.layout import WORK_DIR
 
 TEXT_TASKS = ["writing", "summary", "paraphrase", "attribute_prediction", "short", "key_facts"]
 

@@ -17,7 +17,7 @@ from tunescribe.transforms.captions.prompts import get_prompt
 from tunescribe.transforms.models.generation import derive_seed
 from tunescribe.transforms.models.weights import file_sha256
 from tunescribe.transforms.quality.candidates import CANDIDATES_FILE, read_candidates
-from tunescribe.transforms.sinks.layout import WORK_DIR
+from tunescribe.schemas.layout import WORK_DIR
 
 TASKS = ["writing", "summary"]
 SEED = 5

@@ -4,7 +4,8 @@ import apache_beam as beam
 from apache_beam.testing.util import assert_that, equal_to
 
 from tunescribe.schemas import Clip, DroppedCaption, Provenance, Reject
-from tunescribe.transforms.corpus.accounting import SummariseRun, source_key_of
+from tunescribe.schemas.layout import source_key_of
+from tunescribe.transforms.corpus.accounting import SummariseRun
 
 
 def _clip(source_key, i):

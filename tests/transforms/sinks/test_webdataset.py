@@ -17,7 +17,7 @@ from tunescribe.schemas import Caption, Clip, Provenance, Tag
 from tunescribe.transforms.audio.encode import encode_pcm
 from tunescribe.transforms.audio.store import AudioStore
 from tunescribe.transforms.sinks.files import TMP_MARK, write_bytes_atomically
-from tunescribe.transforms.sinks.layout import iter_tar, read_sample
+from tunescribe.transforms.corpus.readers import iter_tar, read_sample
 from tunescribe.transforms.sinks.webdataset import (
     FIXED_MTIME, SHARD_FACTS, WriteWebDataset, plan_shards, plan_split_shards, to_sample,
 )

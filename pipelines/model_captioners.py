@@ -1,12 +1,12 @@
 """The configured caption models as runnable captioners: each `captions.models` section ->
 (Captioner for ModelCaptions, CostModel for `tunescribe estimate`).
 
-Kept apart from the config sections (caption_models.py) because building handlers imports Beam's
+Kept apart from the config sections (config/caption_models.py) because building handlers imports Beam's
 ML stack, which imports torch: reading or validating a config must stay fast."""
 
 from __future__ import annotations
 
-from tunescribe.pipelines.caption_models import OpenAIText, TransformersAudio, TransformersText
+from tunescribe.pipelines.config.caption_models import OpenAIText, TransformersAudio, TransformersText
 from tunescribe.transforms.captions.estimate import CostModel
 from tunescribe.transforms.captions.model_captions import Captioner
 from tunescribe.transforms.captions.prompts import get_prompt

@@ -1,17 +1,6 @@
-"""Where each part of a corpus lives, and how to read parts of it back.
-
-    <corpus>/shards/<name>-<split>-000000.tar   WebDataset shards, one series per split
-    <corpus>/clips/<name>-<split>-000000.parquet  the clip table, one file per shard
-    <corpus>/rejects.parquet                    everything that did not make it, with stage + reason
-    <corpus>/dropped_captions.parquet           every caption the decisions took off a clip, with its rule
-    <corpus>/<split>.wids.json                  wids shard index per split (url, md5sum, nsamples, filesize)
-    <corpus>/stats.json  README.md  report.html  SHA256SUMS
-    <corpus>/manifest.json                      written last: the build finished; every file, size and sha256
-    <corpus>/.tunescribe/                       resume ledger; not part of the corpus
-
-Readers here go through Beam's FileSystems, so `validate`, `inspect` and the report work on
-gs:// or s3:// corpora as well as local ones.
-"""
+"""Reading a written corpus back (tables, shards, samples, JSON files) through Beam's FileSystems,
+so `validate`, `inspect`, `filter`, the report and the evaluation work on gs:// or s3:// corpora as
+well as local ones. Where each part lives: schemas/layout.py."""
 
 from __future__ import annotations
 
@@ -25,48 +14,10 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from tunescribe.schemas.layout import CLIPS_DIR, join, sample_key
 from tunescribe.transforms.sinks.files import list_files, read_bytes
 
-SHARDS_DIR = "shards"
-CLIPS_DIR = "clips"
-REJECTS_FILE = "rejects.parquet"
-DROPPED_CAPTIONS_FILE = "dropped_captions.parquet"
-STATS_FILE = "stats.json"
-CARD_FILE = "README.md"
-REPORT_FILE = "report.html"
-CHECKSUMS_FILE = "SHA256SUMS"
-MANIFEST_FILE = "manifest.json"
-WORK_DIR = ".tunescribe"
-COMMITTED_SHARDS_DIR = f"{WORK_DIR}/shards"  # a marker per written shard: its sha256 and size
-PROGRESS_FILE = f"{WORK_DIR}/progress.json"  # this run's totals for the progress line
-WIDS_SUFFIX = ".wids.json"
-MANIFEST_SCHEMA = "tunescribe.manifest/1"
-
 BLOCK = tarfile.BLOCKSIZE
-
-
-def shard_name(name: str, split: str, number: int) -> str:
-    return f"{name}-{split}-{number:06d}.tar"
-
-
-def table_name(shard: str) -> str:
-    """The clip-table file of a shard."""
-    return shard.removesuffix(".tar") + ".parquet"
-
-
-def wids_index_name(split: str) -> str:
-    return f"{split}{WIDS_SUFFIX}"
-
-
-def join(root: str, *parts: str) -> str:
-    return "/".join([root.rstrip("/"), *parts])
-
-
-def sample_key(member_name: str) -> str:
-    """WebDataset's grouping rule: a member belongs to the sample named by its path up to the
-    first dot of the file name."""
-    folder, _, base = member_name.rpartition("/")
-    return (folder + "/" if folder else "") + base.split(".", 1)[0]
 
 
 def open_binary(path: str) -> BinaryIO:

@@ -30,6 +30,7 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import AfterValidator, Field
 
+from tunescribe.pipelines.config.base import ConfigError, resolve_model_path
 from tunescribe.transforms.captions.prompts import LP_MUSICCAPS_TASKS, AudioPrompt, PromptTemplate, get_prompt
 from tunescribe.transforms.models.generation import Endpoint, GenerationParams
 from tunescribe.transforms.settings import Settings
@@ -134,8 +135,6 @@ CaptionModels = Annotated[list[CaptionModel], AfterValidator(_unique_names)]
 
 def resolve_model_paths(models: list, base: str) -> list:
     """Local models and tokenizers given relative to the config file -> absolute; hub ids stay."""
-    from tunescribe.pipelines.config.base import resolve_model_path  # the config imports this module
-
     out = []
     for m in models:
         if isinstance(m, _Local):
@@ -149,8 +148,6 @@ def resolve_model_paths(models: list, base: str) -> list:
 def _need_gguf_package(where: str) -> None:
     import importlib.util
 
-    from tunescribe.pipelines.config import ConfigError
-
     if importlib.util.find_spec("gguf") is None:
         raise ConfigError(f"{where}.model: a GGUF checkpoint needs the `gguf` package (pip install gguf)")
 
@@ -158,8 +155,6 @@ def _need_gguf_package(where: str) -> None:
 def check_caption_models(models: list, need_keys: bool = True) -> None:
     """What can be checked before any work: local folders exist, API keys are set (not needed
     for an estimate, which calls no endpoint)."""
-    from tunescribe.pipelines.config import ConfigError
-
     for n, m in enumerate(models):
         where = f"captions.models[{n}]"
         looks_local = os.path.isabs(m.model) or m.model.startswith(".")
