@@ -211,7 +211,14 @@ def main(argv: list[str] | None = None) -> int:
     variants = [v for v in VARIANTS if v not in skip]
 
     from measure import (
-        compare_shards, corpus_audio_s, fmt_bytes, load_line, read_stats, run_build, run_measured, verdict,
+        compare_shards,
+        corpus_audio_s,
+        fmt_bytes,
+        load_line,
+        read_stats,
+        run_build,
+        run_measured,
+        verdict,
         write_config,
     )
     from renders import durations, link_into

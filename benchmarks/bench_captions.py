@@ -26,6 +26,7 @@ sys.path.insert(0, str(HERE.parent / "tests" / "support"))  # the tiny model bui
 from caption_helpers import make_clip, run_stage  # noqa: E402
 from openai_servers import FaultServer, transformers_serve  # noqa: E402
 from tiny_models import build_causal_lm  # noqa: E402
+
 from tunescribe.transforms.captions.model_captions import Captioner  # noqa: E402
 from tunescribe.transforms.captions.prompts import get_prompt  # noqa: E402
 from tunescribe.transforms.models.base import Batching, ModelSource  # noqa: E402

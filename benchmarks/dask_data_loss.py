@@ -14,7 +14,12 @@ Measured with Beam 2.77.0, dask/distributed 2026.8.0 (no error, no warning about
   DirectRunner {"finish_bundle_outputs (of 100)": 100, "parquet_rows (of 100)": 100, "branches_written (of 3)": 3}
   DaskRunner   {"finish_bundle_outputs (of 100)": 0, "parquet_rows (of 100)": 0, "branches_written (of 3)": 1}
 """
-import glob, json, os, sys, shutil
+import glob
+import json
+import os
+import shutil
+import sys
+
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -63,7 +68,9 @@ def main(runner, out):
             nums | f"List{i}" >> beam.combiners.ToList() | f"Write{i}" >> beam.Map(write_count(f"{out}/branch{i}.txt"))
     run(runner, branches)
 
-    read = lambda f: int(open(f).read()) if os.path.exists(f) else 0
+    def read(f):
+        return int(open(f).read()) if os.path.exists(f) else 0
+
     print(runner, json.dumps({
         "finish_bundle_outputs (of 100)": read(f"{out}/finish_bundle.txt"),
         "parquet_rows (of 100)": sum(pq.read_table(f).num_rows for f in glob.glob(f"{out}/rows*.parquet")),

@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO / "tests" / "support"))
 
 from audio_files import write_audio  # noqa: E402
 from media_server import serving  # noqa: E402
+
 from tunescribe.transforms.ingest.remote import RemoteOptions, fetch_http, http_filesystem  # noqa: E402
 from tunescribe.transforms.ingest.youtube import YoutubeOptions, download_audio  # noqa: E402
 

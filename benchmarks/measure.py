@@ -236,7 +236,10 @@ def disk_use(output: pathlib.Path) -> dict[str, int]:
 
 def disk_lines(use: dict[str, int], indent: str = "    ") -> list[str]:
     shards = use.get("shards") or 0
-    ratio = lambda n: f"  ({n / shards:.2f}x shards)" if shards else ""
+
+    def ratio(n):
+        return f"  ({n / shards:.2f}x shards)" if shards else ""
+
     lines = [f"{indent}corpus folder {fmt_bytes(use['total'])}; shards {fmt_bytes(shards)}"]
     for key, value in use.items():
         if key.startswith(".tunescribe"):

@@ -26,6 +26,8 @@ import tempfile
 import time
 
 from synthetic_corpus import make_input
+
+
 def cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime

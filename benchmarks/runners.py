@@ -32,8 +32,10 @@ sys.path.insert(0, str(REPO / "tests" / "support"))
 
 from beam_services import portable_services  # noqa: E402
 from synthetic_corpus import make_input  # noqa: E402
+
 from tunescribe.pipelines.commands.build import run_build  # noqa: E402
 from tunescribe.pipelines.config import load_config  # noqa: E402
+
 
 def cpu_seconds() -> float:
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -54,7 +56,9 @@ def run(runner: str, config: pathlib.Path, out: pathlib.Path) -> tuple[float, fl
 
 
 def differences(a: pathlib.Path, b: pathlib.Path) -> list[str]:
-    files = lambda root: {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    def files(root):
+        return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
     fa, fb = files(a), files(b)
     return sorted(name for name in set(fa) | set(fb) if fa.get(name) != fb.get(name))
 

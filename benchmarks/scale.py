@@ -35,7 +35,16 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from measure import (  # noqa: E402
-    GiB, corpus_audio_s, disk_lines, disk_use, fmt_bytes, load_line, parse_extra, read_stats, run_build, verdict,
+    GiB,
+    corpus_audio_s,
+    disk_lines,
+    disk_use,
+    fmt_bytes,
+    load_line,
+    parse_extra,
+    read_stats,
+    run_build,
+    verdict,
     write_config,
 )
 from renders import durations, link_into, render_dir, renders  # noqa: E402

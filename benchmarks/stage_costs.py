@@ -171,14 +171,20 @@ def source_item(path: pathlib.Path, index: int, raw_tags: Sequence[str]):
 def run_item(item, objects: StageObjects, times: dict) -> int:
     """Every per-clip stage on one source item, each timed into `times`; returns the clip count."""
     from tunescribe.schemas import Caption, Clip, Provenance
+    from tunescribe.schemas.layout import clip_key
     from tunescribe.transforms.attributes.extract import SILENT_LUFS, mono_at
     from tunescribe.transforms.audio.decode import decode_audio, lost_its_end
     from tunescribe.transforms.audio.encode import encode_pcm, file_extension
-    from tunescribe.schemas.layout import clip_key
     from tunescribe.transforms.audio.segment import window_bounds
     from tunescribe.transforms.audio.stats import audio_stats
-    from tunescribe.transforms.captions.offline import (BACKEND, OfflineCaptioner, PROMPT_PREFIX, PROMPT_VERSION,
-                                                        TASKS, write_captions)
+    from tunescribe.transforms.captions.offline import (
+        BACKEND,
+        PROMPT_PREFIX,
+        PROMPT_VERSION,
+        TASKS,
+        OfflineCaptioner,
+        write_captions,
+    )
     from tunescribe.transforms.quality.caption_stats import with_caption_stats
     from tunescribe.transforms.quality.fingerprint import fingerprint, pcm_hash
 

@@ -154,6 +154,7 @@ def main() -> None:
     parser.add_argument("--compare", type=pathlib.Path, help="a previous --out to print beside this run")
     args = parser.parse_args()
     from ensembles import cached, prefix, render
+
     from tunescribe.transforms.captions import offline
 
     truths = cached(args.set) if args.set else render(args.seed, args.n)

@@ -18,11 +18,13 @@ from importlib.metadata import PackageNotFoundError, version
 import apache_beam as beam
 from apache_beam.transforms.util import WaitOn
 
-from tunescribe.pipelines.config.caption_models import check_caption_models
 from tunescribe.pipelines.config import BuildConfig, FolderInput
+from tunescribe.pipelines.config.caption_models import check_caption_models
 from tunescribe.pipelines.corpus import write_corpus
 from tunescribe.pipelines.music_analysis import attribute_steps, tag_audio
 from tunescribe.pipelines.quality import quality_stats
+from tunescribe.schemas import CLIP_SCHEMA_VERSION, REJECT_SCHEMA_VERSION
+from tunescribe.schemas.layout import PROGRESS_FILE, WORK_DIR
 from tunescribe.transforms.audio.decode import DecodeAudio
 from tunescribe.transforms.audio.encode import EncodeAudio, LoadAudio, drop_audio
 from tunescribe.transforms.audio.segment import DecodeAndCut, SegmentClips
@@ -31,15 +33,13 @@ from tunescribe.transforms.audio.store import AUDIO_STORE_DIR, AudioStore
 from tunescribe.transforms.captions.offline import OfflineCaptioner
 from tunescribe.transforms.corpus.split import AssignSplit, ForcedTestGroups
 from tunescribe.transforms.ingest.dedup import DropDuplicateSources
-from tunescribe.transforms.ingest.folder import AUDIO_EXTENSIONS, ListAudioFolder
 from tunescribe.transforms.ingest.fetch import FetchAudio
+from tunescribe.transforms.ingest.folder import AUDIO_EXTENSIONS, ListAudioFolder
 from tunescribe.transforms.ingest.manifest import ParseManifestRow, ReadManifest
 from tunescribe.transforms.ingest.roots import KeepInsideRoots
-from tunescribe.schemas import CLIP_SCHEMA_VERSION, REJECT_SCHEMA_VERSION
 from tunescribe.transforms.per_item import AudioPath, Step
 from tunescribe.transforms.quality.fingerprint import ComputeAudioIdentity
 from tunescribe.transforms.sinks.compact import CompactLedger
-from tunescribe.schemas.layout import PROGRESS_FILE, WORK_DIR
 from tunescribe.transforms.sinks.ledger import LEDGER_VERSION, RECAPTION, Ledger, SkipCommitted, commit_and_restore
 from tunescribe.transforms.sinks.progress import WriteRunTotals
 from tunescribe.transforms.stage import RunStage

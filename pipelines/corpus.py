@@ -20,13 +20,21 @@ import apache_beam as beam
 from apache_beam.transforms.util import WaitOn
 
 from tunescribe.pipelines.config import BuildConfig
+from tunescribe.schemas.layout import (
+    CLIPS_DIR,
+    COMMITTED_SHARDS_DIR,
+    DROPPED_CAPTIONS_FILE,
+    REJECTS_FILE,
+    SHARDS_DIR,
+    STATS_FILE,
+    WORK_DIR,
+)
 from tunescribe.transforms.audio.store import AudioStore, PruneAudioStore
 from tunescribe.transforms.corpus.accounting import SummariseRun
 from tunescribe.transforms.corpus.guard import CheckErrorRatios
 from tunescribe.transforms.quality.candidates import CANDIDATES_FILE, WriteCandidates
 from tunescribe.transforms.quality.decide import DecideQuality
 from tunescribe.transforms.sinks.finish import FinishCorpus
-from tunescribe.schemas.layout import CLIPS_DIR, COMMITTED_SHARDS_DIR, DROPPED_CAPTIONS_FILE, REJECTS_FILE, SHARDS_DIR, STATS_FILE, WORK_DIR
 from tunescribe.transforms.sinks.parquet import WriteClipTable, WriteDroppedCaptionTable, WriteRejectTable
 from tunescribe.transforms.sinks.stats import WriteRunStats
 from tunescribe.transforms.sinks.webdataset import SHARD_FACTS, WriteWebDataset

@@ -17,8 +17,8 @@ def quality_stats(clips, cfg: BuildConfig, store: AudioStore):
     scored, bad_text = clips | "CaptionStats" >> RunStage("stats", ComputeCaptionStats())
     rejects = [bad_text]
     if cfg.clap is not None:
-        from tunescribe.transforms.quality.clap import ScoreAudioText
         from tunescribe.transforms.models.base import Batching, ModelSource
+        from tunescribe.transforms.quality.clap import ScoreAudioText
 
         source = ModelSource(cfg.clap.model, cfg.clap.revision, cfg.clap.device)
         listening = scored | "AudioTextListen" >> beam.ParDo(LoadAudio(store))

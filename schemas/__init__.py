@@ -1,11 +1,22 @@
 """Record types and their Arrow schemas: the contract between stages and with readers."""
 
 from tunescribe.schemas.clip import (
-    CAPTION_STAT_FIELDS, CLIP_FIELD_DOCS, CLIP_SCHEMA, CLIP_SCHEMA_VERSION, CLIP_TABLE_SCHEMA, STAT_FIELDS,
-    Attribute, Caption, Clip, Provenance,
+    CAPTION_STAT_FIELDS,
+    CLIP_FIELD_DOCS,
+    CLIP_SCHEMA,
+    CLIP_SCHEMA_VERSION,
+    CLIP_TABLE_SCHEMA,
+    STAT_FIELDS,
+    Attribute,
+    Caption,
+    Clip,
+    Provenance,
 )
 from tunescribe.schemas.dropped_caption import (
-    DROPPED_CAPTION_FIELD_DOCS, DROPPED_CAPTION_SCHEMA, DROPPED_CAPTION_SCHEMA_VERSION, DroppedCaption,
+    DROPPED_CAPTION_FIELD_DOCS,
+    DROPPED_CAPTION_SCHEMA,
+    DROPPED_CAPTION_SCHEMA_VERSION,
+    DroppedCaption,
 )
 from tunescribe.schemas.reject import REJECT_FIELD_DOCS, REJECT_SCHEMA, REJECT_SCHEMA_VERSION, Reject
 from tunescribe.schemas.source import DecodedAudio, SourceItem, source_key

@@ -1,6 +1,7 @@
 """Every package folder is installed under the `tunescribe` namespace; nothing else is."""
 
 import pathlib
+
 import tomllib
 
 REPO = pathlib.Path(__file__).resolve().parents[1]

@@ -14,12 +14,24 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
 
 from tunescribe.pipelines.build import LEDGERS_DIR, build_pipeline, ledger_dir
+from tunescribe.pipelines.commands.known_stops import run_or_stop
 from tunescribe.pipelines.config import BuildConfig, ConfigError, check_inputs, load_config
 from tunescribe.pipelines.progress import progress_shown
 from tunescribe.pipelines.runners import audio_workers, check_paths_for_runner
-from tunescribe.pipelines.commands.known_stops import run_or_stop
+from tunescribe.schemas.layout import (
+    CARD_FILE,
+    CHECKSUMS_FILE,
+    CLIPS_DIR,
+    MANIFEST_FILE,
+    PROGRESS_FILE,
+    REJECTS_FILE,
+    REPORT_FILE,
+    SHARDS_DIR,
+    STATS_FILE,
+    WIDS_SUFFIX,
+    WORK_DIR,
+)
 from tunescribe.transforms.sinks.files import TMP_MARK, list_files
-from tunescribe.schemas.layout import CARD_FILE, CHECKSUMS_FILE, CLIPS_DIR, MANIFEST_FILE, PROGRESS_FILE, REJECTS_FILE, REPORT_FILE, SHARDS_DIR, STATS_FILE, WIDS_SUFFIX, WORK_DIR
 
 log = logging.getLogger("tunescribe")
 

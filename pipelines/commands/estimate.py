@@ -21,6 +21,7 @@ from tunescribe.pipelines.build import build_pipeline
 from tunescribe.pipelines.commands import EXIT_OVER_BUDGET
 from tunescribe.pipelines.config import check_inputs, load_config
 
+
 def add_arguments(parser) -> None:
     parser.epilog = "Other options (--runner, --direct_num_workers, ...) go to Apache Beam."
     parser.add_argument("config")

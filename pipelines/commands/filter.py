@@ -33,17 +33,22 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from tunescribe.pipelines.build import audio_store, tool_version
 from tunescribe.pipelines.commands.build import prepare_output, summary
+from tunescribe.pipelines.commands.known_stops import run_or_stop
 from tunescribe.pipelines.config import BuildConfig, ConfigError, load_config
 from tunescribe.pipelines.corpus import DECIDED_STAGES, FILTER_SECTIONS, MAKER_HASH_KEY, clip_config_hash, write_corpus
 from tunescribe.pipelines.runners import audio_workers
-from tunescribe.pipelines.commands.known_stops import run_or_stop
-from tunescribe.schemas import Clip, Reject
+from tunescribe.schemas import Clip, Reject, layout
 from tunescribe.transforms.audio.store import AudioStore
-from tunescribe.transforms.quality.candidates import CANDIDATES_FILE, META_FILE, candidate_files, candidates_metadata, read_candidates
+from tunescribe.transforms.corpus import readers
+from tunescribe.transforms.quality.candidates import (
+    CANDIDATES_FILE,
+    META_FILE,
+    candidate_files,
+    candidates_metadata,
+    read_candidates,
+)
 from tunescribe.transforms.quality.decide import DECISION_STAGES, Decisions, decide_in_process
 from tunescribe.transforms.quality.rules import caption_failures
-from tunescribe.schemas import layout
-from tunescribe.transforms.corpus import readers
 
 
 def add_arguments(parser) -> None:

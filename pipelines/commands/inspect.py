@@ -12,6 +12,7 @@ from tunescribe.transforms.corpus import readers
 from tunescribe.transforms.sinks.facts import corpus_facts
 from tunescribe.transforms.sinks.files import list_files
 
+
 def add_arguments(parser) -> None:
     parser.add_argument("corpus", help="the corpus folder (a build's output)")
     parser.add_argument("--top", type=int, default=15, help="how many tags to list (default 15)")

@@ -16,8 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 
-from tunescribe.schemas import DROPPED_CAPTION_SCHEMA
-from tunescribe.schemas import layout
+from tunescribe.schemas import DROPPED_CAPTION_SCHEMA, layout
 from tunescribe.transforms.corpus import readers
 from tunescribe.transforms.sinks.files import list_files, read_bytes
 from tunescribe.transforms.sinks.webdataset import canonical_json

@@ -9,22 +9,33 @@ types (transforms/), embedded as they are: each setting is defined once, with it
 """
 
 from tunescribe.pipelines.config.base import (
-    ConfigError, Section, resolve_model_path, resolve_path,
+    ConfigError,
+    Section,
+    resolve_model_path,
+    resolve_path,
 )
 from tunescribe.pipelines.config.inputs import (
-    FolderInput, Input, ManifestInput,
+    FolderInput,
+    Input,
+    ManifestInput,
 )
-from tunescribe.pipelines.config.stages import (
-    AttributesConfig, CaptionsConfig, TaggingConfig,
+from tunescribe.pipelines.config.load import (
+    BuildConfig,
+    check_inputs,
+    load_config,
+)
+from tunescribe.pipelines.config.output import (
+    ResourcesConfig,
+    ShardsConfig,
+    SplitConfig,
 )
 from tunescribe.pipelines.config.quality import (
     ClapConfig,
 )
-from tunescribe.pipelines.config.output import (
-    ResourcesConfig, ShardsConfig, SplitConfig,
-)
-from tunescribe.pipelines.config.load import (
-    BuildConfig, check_inputs, load_config,
+from tunescribe.pipelines.config.stages import (
+    AttributesConfig,
+    CaptionsConfig,
+    TaggingConfig,
 )
 
 __all__ = [

@@ -10,12 +10,12 @@ from typing import Optional
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from tunescribe.pipelines.config.caption_models import resolve_model_paths
 from tunescribe.pipelines.config.base import ConfigError, Section, resolve_model_path, resolve_path
+from tunescribe.pipelines.config.caption_models import resolve_model_paths
 from tunescribe.pipelines.config.inputs import Input, ManifestInput
-from tunescribe.pipelines.config.stages import AttributesConfig, CaptionsConfig, TaggingConfig
-from tunescribe.pipelines.config.quality import ClapConfig
 from tunescribe.pipelines.config.output import ResourcesConfig, ShardsConfig, SplitConfig
+from tunescribe.pipelines.config.quality import ClapConfig
+from tunescribe.pipelines.config.stages import AttributesConfig, CaptionsConfig, TaggingConfig
 from tunescribe.transforms.audio.settings import AudioSettings, SegmentSettings, StatsSettings
 from tunescribe.transforms.corpus.settings import ErrorRatioGuard
 from tunescribe.transforms.ingest.settings import RemoteOptions, YoutubeOptions

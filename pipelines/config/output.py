@@ -10,7 +10,6 @@ from pydantic import ByteSize, Field, field_validator, model_validator
 
 from tunescribe.pipelines.config.base import ConfigError, Section, resolve_path
 
-
 _GroupField = Literal["artist_id", "album_id", "track_id", "source_id"]
 _IdLists = dict[_GroupField, Union[list[str], str]]  # field -> ids, or a file of ids (one a line)
 

@@ -7,8 +7,8 @@ from typing import Literal, Optional, Union
 
 from pydantic import Field
 
-from tunescribe.pipelines.config.caption_models import CaptionModels
 from tunescribe.pipelines.config.base import Section
+from tunescribe.pipelines.config.caption_models import CaptionModels
 from tunescribe.transforms.captions.prompts import LP_MUSICCAPS_TASKS
 from tunescribe.transforms.captions.settings import FALLBACK_TASK, TemplateCaptions
 

@@ -44,7 +44,12 @@ from tunescribe.pipelines.training.audio import AudioSpec
 from tunescribe.pipelines.training.captions import PolicyLike, caption_schedule
 from tunescribe.pipelines.training.sample import SampleDecoder, batches
 from tunescribe.pipelines.training.shards import (
-    ShardRange, corpus_shards, epoch_order, partition, share, total_samples,
+    ShardRange,
+    corpus_shards,
+    epoch_order,
+    partition,
+    share,
+    total_samples,
 )
 
 

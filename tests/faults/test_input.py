@@ -18,8 +18,18 @@ import pathlib
 import numpy as np
 import pytest
 import soundfile as sf
+from fault_files import (
+    RATE,
+    build_config,
+    corpus_outcomes,
+    flac_with_total,
+    ledger,
+    tone,
+    wav_bytes,
+    wav_with_title,
+    write_tone,
+)
 
-from fault_files import RATE, build_config, corpus_outcomes, flac_with_total, ledger, tone, wav_bytes, wav_with_title, write_tone
 from tunescribe.pipelines.commands.build import run_build
 from tunescribe.pipelines.config import load_config
 from tunescribe.transforms.ingest.manifest import MAX_CELL_CHARS

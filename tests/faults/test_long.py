@@ -18,7 +18,6 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
-
 from fault_files import build_config, corpus_outcomes, flac_with_total, ledger
 from mtg_corpus import build_command
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from audio_files import write_audio
 from fault_helpers import Books, build_under_watchdog
 from media_server import serving

@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
 import webdataset as wds
-
 from mtg_corpus import RATE, build, build_command, tone, tree
+
 from tunescribe.transforms import failpoints
 
 LEDGER = ".tunescribe/ledger"
@@ -179,11 +179,10 @@ def outage(tmp_path_factory):
     from the same config. The endpoint is `transformers serve` with the tiny LM, behind a proxy
     of ours (FaultServer) that counts the requests and SIGKILLs the server as the request after
     the KILL_AFTER-th arrives. -> namespace of the corpora, request counts and rejects per run."""
+    from audio_files import write_audio
     from fault_helpers import build_under_watchdog
     from openai_servers import FaultServer, start_transformers_serve
     from tiny_models import build_causal_lm
-
-    from audio_files import write_audio
 
     root = tmp_path_factory.mktemp("outage")
     model = build_causal_lm(root / "tiny-lm")

@@ -29,9 +29,9 @@ import tarfile
 
 import numpy as np
 import pytest
-
 from audio_files import write_audio
 from fault_helpers import Books, build_under_watchdog
+
 from tunescribe.pipelines.cli import main as cli_main
 from tunescribe.pipelines.config import ConfigError, load_config
 from tunescribe.transforms.corpus.guard import ErrorRatioGuard, find_breaches

@@ -21,9 +21,9 @@ import re
 import tarfile
 
 import pytest
-
-from media_server import serving
 from fault_files import build_config, corpus_outcomes, ledger, write_tone
+from media_server import serving
+
 from tunescribe.pipelines.commands.build import run_build
 from tunescribe.pipelines.config import ConfigError, load_config
 

@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
 import webdataset as wds
-
 from audio_files import write_audio
+
 from tunescribe.pipelines.commands.build import run_build
 from tunescribe.pipelines.config import load_config
 

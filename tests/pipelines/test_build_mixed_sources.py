@@ -5,9 +5,9 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-
 from audio_files import write_audio
 from media_server import serving
+
 from tunescribe.pipelines.commands.build import run_build
 from tunescribe.pipelines.config import ConfigError, load_config
 

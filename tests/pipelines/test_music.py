@@ -7,8 +7,8 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-
 from tiny_models import LABELS, build_tiny_ast
+
 from tunescribe.pipelines.commands.build import run_build
 from tunescribe.pipelines.config import ConfigError, load_config
 

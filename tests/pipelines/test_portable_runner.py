@@ -21,9 +21,9 @@ import sys
 
 import pytest
 import yaml
-
 from beam_services import portable_services
 from tiny_models import build_causal_lm, build_whisper
+
 from tunescribe.pipelines.commands.build import run_build
 from tunescribe.pipelines.config import load_config
 

@@ -20,12 +20,24 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from tunescribe.pipelines import progress
 from tunescribe.pipelines.progress import (
-    LedgerTally, ProgressReporter, cut, duration_text, progress_line, read_tally_rows,
+    LedgerTally,
+    ProgressReporter,
+    cut,
+    duration_text,
+    progress_line,
+    read_tally_rows,
 )
 from tunescribe.schemas import Clip, Provenance, Reject
 from tunescribe.transforms.sinks.files import write_bytes_atomically
 from tunescribe.transforms.sinks.ledger import (
-    CLIPS, LEDGER_SCHEMA, Ledger, _record, accepted_record, count_record, reject_record, writer_for,
+    CLIPS,
+    LEDGER_SCHEMA,
+    Ledger,
+    _record,
+    accepted_record,
+    count_record,
+    reject_record,
+    writer_for,
 )
 from tunescribe.transforms.sinks.parquet import parquet_bytes
 from tunescribe.transforms.sinks.progress import WriteRunTotals, totals_json

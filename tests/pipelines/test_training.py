@@ -20,8 +20,15 @@ import soundfile as sf
 import torch
 
 from tunescribe.pipelines.training import (
-    AudioSpec, CaptionPolicy, CorpusIndex, CorpusStream, corpus_shards, corpus_splits, decode_audio,
-    load_clip_table, partition,
+    AudioSpec,
+    CaptionPolicy,
+    CorpusIndex,
+    CorpusStream,
+    corpus_shards,
+    corpus_splits,
+    decode_audio,
+    load_clip_table,
+    partition,
 )
 from tunescribe.pipelines.training.shards import Shard, epoch_order
 

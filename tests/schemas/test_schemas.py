@@ -4,7 +4,16 @@ import numpy as np
 import pyarrow as pa
 
 from tunescribe.schemas import (
-    CLIP_SCHEMA, CLIP_TABLE_SCHEMA, REJECT_SCHEMA, Attribute, Caption, Clip, Provenance, Reject, Tag, source_key,
+    CLIP_SCHEMA,
+    CLIP_TABLE_SCHEMA,
+    REJECT_SCHEMA,
+    Attribute,
+    Caption,
+    Clip,
+    Provenance,
+    Reject,
+    Tag,
+    source_key,
 )
 
 

@@ -11,7 +11,6 @@ import struct
 
 import soundfile as sf
 import yaml
-
 from fault_helpers import Books
 from mtg_corpus import RATE, tone
 

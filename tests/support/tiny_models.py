@@ -100,7 +100,7 @@ def build_tiny_ast(path, multi_label=True, seed=0):
     torch.manual_seed(seed)
     config = ASTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                        num_mel_bins=32, max_length=64, num_labels=len(LABELS),
-                       id2label=dict(enumerate(LABELS)), label2id={l: i for i, l in enumerate(LABELS)},
+                       id2label=dict(enumerate(LABELS)), label2id={label: i for i, label in enumerate(LABELS)},
                        problem_type="multi_label_classification" if multi_label else "single_label_classification")
     ASTForAudioClassification(config).save_pretrained(path)
     ASTFeatureExtractor(num_mel_bins=32, max_length=64, sampling_rate=16000).save_pretrained(path)

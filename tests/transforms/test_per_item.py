@@ -10,8 +10,8 @@ import pathlib
 
 import apache_beam as beam
 import pytest
-
 from audio_files import write_audio
+
 from tunescribe.pipelines.commands.build import run_build
 from tunescribe.pipelines.config import load_config
 from tunescribe.schemas import Clip, DecodedAudio, SourceItem

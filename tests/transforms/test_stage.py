@@ -13,7 +13,12 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from tunescribe.schemas import SourceItem
 from tunescribe.transforms.stage import (
-    DISK_FULL_ERRNOS, Rejected, RunModel, RunStage, dead_letter_rejected, rejected_of,
+    DISK_FULL_ERRNOS,
+    Rejected,
+    RunModel,
+    RunStage,
+    dead_letter_rejected,
+    rejected_of,
 )
 
 

@@ -17,10 +17,16 @@ import numpy as np
 import scipy.fft
 
 from tunescribe.schemas import Clip
+from tunescribe.transforms.audio.loudness import (
+    FLOOR_DB,
+    chunk_energies,
+    db,
+    integrated_loudness,
+    loudness_range,
+    true_peak,
+)
 from tunescribe.transforms.audio.settings import StatsSettings
 from tunescribe.transforms.stage import Rejected
-from tunescribe.transforms.audio.loudness import (FLOOR_DB, chunk_energies, db, integrated_loudness,
-                                                  loudness_range, true_peak)
 
 __all__ = ["FLOOR_DB", "audio_stats", "spectrum_stats", "ComputeAudioStats"]
 

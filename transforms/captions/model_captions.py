@@ -32,7 +32,11 @@ from tunescribe.transforms.captions.redo import Redo
 from tunescribe.transforms.ingest.tags import normalise_tags
 from tunescribe.transforms.models.base import TunescribeModelHandler
 from tunescribe.transforms.models.generation import (
-    AudioRequest, Generation, TextRequest, derive_seed, request_size,
+    AudioRequest,
+    Generation,
+    TextRequest,
+    derive_seed,
+    request_size,
 )
 from tunescribe.transforms.stage import REJECTS, Rejected, RunModel, reject_of
 

@@ -23,7 +23,6 @@ import itertools
 import json
 import posixpath
 from typing import Optional
-
 from urllib.parse import quote
 
 import apache_beam as beam

@@ -24,7 +24,12 @@ from functools import lru_cache
 from typing import Optional
 
 from tunescribe.transforms.ingest.remote import (
-    SNIFF_BYTES, Pace, fetch_rejected, http_status_reason, probe_http, sniff,
+    SNIFF_BYTES,
+    Pace,
+    fetch_rejected,
+    http_status_reason,
+    probe_http,
+    sniff,
 )
 from tunescribe.transforms.ingest.settings import RemoteOptions, YoutubeOptions
 from tunescribe.transforms.stage import Rejected

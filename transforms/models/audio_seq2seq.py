@@ -17,7 +17,11 @@ from typing import Any, Optional, Sequence
 from tunescribe.transforms.models.base import Batching, ModelSource, TunescribeModelHandler
 from tunescribe.transforms.models.causal_lm import resolve_device, resolve_dtype
 from tunescribe.transforms.models.generation import (
-    AudioRequest, Generation, GenerationParams, resample, seeded_sampler,
+    AudioRequest,
+    Generation,
+    GenerationParams,
+    resample,
+    seeded_sampler,
 )
 
 log = logging.getLogger(__name__)

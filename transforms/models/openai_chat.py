@@ -30,7 +30,12 @@ import numpy as np
 from tunescribe.transforms.audio.encode import encode_pcm
 from tunescribe.transforms.models.base import Batching, TunescribeModelHandler
 from tunescribe.transforms.models.generation import (
-    AudioRequest, Endpoint, Generation, GenerationParams, TextRequest, resample,
+    AudioRequest,
+    Endpoint,
+    Generation,
+    GenerationParams,
+    TextRequest,
+    resample,
 )
 
 log = logging.getLogger(__name__)

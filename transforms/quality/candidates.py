@@ -16,9 +16,9 @@ import json
 import apache_beam as beam
 
 from tunescribe.schemas import CLIP_SCHEMA, Clip
+from tunescribe.transforms.corpus.readers import read_json, read_table
 from tunescribe.transforms.sinks.compact import key_digits
 from tunescribe.transforms.sinks.files import list_files, write_bytes_atomically
-from tunescribe.transforms.corpus.readers import read_json, read_table
 from tunescribe.transforms.sinks.parquet import parquet_bytes
 
 CANDIDATES_FILE = "candidates"  # a folder under the work folder

@@ -8,8 +8,20 @@ import functools
 import apache_beam as beam
 
 from tunescribe.transforms.quality.dedup import (
-    DedupRules, UpTo, audio_edges, audio_pairs, band_members, caption_edges, caption_pairs, distinct_sorted,
-    exact_duplicates, hash_members, is_candidate, resolve_near_audio, resolve_near_captions, value_members,
+    DedupRules,
+    UpTo,
+    audio_edges,
+    audio_pairs,
+    band_members,
+    caption_edges,
+    caption_pairs,
+    distinct_sorted,
+    exact_duplicates,
+    hash_members,
+    is_candidate,
+    resolve_near_audio,
+    resolve_near_captions,
+    value_members,
 )
 
 

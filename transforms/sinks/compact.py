@@ -16,7 +16,12 @@ from apache_beam.io.filesystems import FileSystems
 
 from tunescribe.transforms.sinks.files import list_files, write_bytes_atomically
 from tunescribe.transforms.sinks.ledger import (
-    COMPACT_RUN, LEDGER_SCHEMA, Ledger, outcome_records, read_ledger, restorable,
+    COMPACT_RUN,
+    LEDGER_SCHEMA,
+    Ledger,
+    outcome_records,
+    read_ledger,
+    restorable,
 )
 from tunescribe.transforms.sinks.parquet import parquet_bytes
 

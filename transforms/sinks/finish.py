@@ -15,8 +15,8 @@ import logging
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from tunescribe.transforms import failpoints
 from tunescribe.schemas import layout
+from tunescribe.transforms import failpoints
 from tunescribe.transforms.corpus import readers
 from tunescribe.transforms.sinks.card import render_card
 from tunescribe.transforms.sinks.facts import corpus_facts

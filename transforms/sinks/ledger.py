@@ -45,10 +45,10 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindows
 
 from tunescribe.schemas import CLIP_SCHEMA, REJECT_SCHEMA, Clip, Reject
+from tunescribe.schemas.layout import source_key_of
 from tunescribe.transforms import failpoints
 from tunescribe.transforms.audio.store import AudioStore
 from tunescribe.transforms.captions.redo import Redo
-from tunescribe.schemas.layout import source_key_of
 from tunescribe.transforms.sinks.files import write_bytes_atomically
 from tunescribe.transforms.sinks.parquet import parquet_bytes
 

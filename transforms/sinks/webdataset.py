@@ -27,16 +27,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Union
 
 import apache_beam as beam
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.windowed_value import WindowedValue
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.windowed_value import WindowedValue
 
 from tunescribe.schemas import Clip
+from tunescribe.schemas.layout import shard_name
 from tunescribe.transforms import failpoints
 from tunescribe.transforms.audio.store import AudioStore
 from tunescribe.transforms.sinks.files import list_files, read_bytes, write_atomically, write_bytes_atomically
-from tunescribe.schemas.layout import shard_name
 
 FIXED_MTIME = 946684800  # 2000-01-01T00:00:00Z
 BLOCK = tarfile.BLOCKSIZE

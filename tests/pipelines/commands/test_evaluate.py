@@ -13,8 +13,8 @@ import io
 import json
 
 import pytest
-
 from audio_files import write_audio
+
 from tunescribe.pipelines import cli
 from tunescribe.pipelines.commands.build import run_build
 from tunescribe.pipelines.config import load_config

@@ -4,10 +4,9 @@ byte (shards, tables, rejects, stats, card, report, indexes, checksums, manifest
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-
-import json
 
 import pyarrow.parquet as pq
 import pytest
@@ -20,7 +19,6 @@ from tunescribe.pipelines.commands.validate import validate_corpus
 from tunescribe.pipelines.config import ConfigError, load_config
 from tunescribe.transforms.quality.candidates import CANDIDATES_FILE, read_candidates
 from tunescribe.transforms.quality.decide import DECISION_STAGES, decide_in_process
-
 
 # Captions SmolLM2-135M-Instruct wrote for MusicCaps train rows (benchmarks/smollm2_captions.py), as a
 # manifest's captions: the first talks about its task, the second is a fine description.

@@ -11,11 +11,10 @@ import pytest
 apache_beam = pytest.importorskip("apache_beam")
 import apache_beam as beam  # noqa: E402
 from apache_beam.testing.util import assert_that, equal_to  # noqa: E402
-
 from tiny_models import LABELS, build_tiny_ast  # noqa: E402
+
 from tunescribe.schemas import Clip, Provenance, Tag  # noqa: E402
-from tunescribe.transforms.attributes.tagging import (AudioClassificationHandler, TagAudio,  # noqa: E402
-                                                      merge_tags)
+from tunescribe.transforms.attributes.tagging import AudioClassificationHandler, TagAudio, merge_tags  # noqa: E402
 from tunescribe.transforms.models.base import Batching, ModelSource  # noqa: E402
 
 

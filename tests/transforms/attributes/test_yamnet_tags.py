@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import dataclasses
 
+import apache_beam as beam
 import numpy as np
 import pytest
 import soundfile as sf
-
-import apache_beam as beam
 from apache_beam.testing.util import assert_that, equal_to
 
 from tunescribe.pipelines.music_analysis import yamnet_folder as configured_yamnet
 from tunescribe.schemas import Clip, Provenance, Tag
-from tunescribe.transforms.attributes.yamnet_tags import (TagWithYamnet, clip_tags, drum_probability,
-                                                          high_band_flux, percussive_share)
+from tunescribe.transforms.attributes.yamnet_tags import (
+    TagWithYamnet,
+    clip_tags,
+    drum_probability,
+    high_band_flux,
+    percussive_share,
+)
 from tunescribe.transforms.captions.offline import write_captions
 from tunescribe.transforms.models.base import Batching
 from tunescribe.transforms.models.yamnet import PATCH_FRAMES, YamnetHandler, graph_scalars, patches

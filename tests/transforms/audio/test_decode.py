@@ -5,8 +5,8 @@ import io
 import numpy as np
 import pytest
 import soundfile as sf
-
 from audio_files import tone, write_audio
+
 from tunescribe.schemas import SourceItem
 from tunescribe.transforms.audio.decode import DecodeAudio, decode_audio
 from tunescribe.transforms.audio.settings import AudioSettings

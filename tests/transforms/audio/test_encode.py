@@ -4,8 +4,8 @@ import io
 
 import numpy as np
 import soundfile as sf
-
 from audio_files import tone
+
 from tunescribe.transforms.audio.encode import encode_pcm
 
 

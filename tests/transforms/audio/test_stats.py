@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from audio_files import tone
+
 from tunescribe.transforms.audio.stats import FLOOR_DB, audio_stats
 
 
@@ -42,7 +42,6 @@ from tunescribe.transforms.audio import loudness  # noqa: E402
 from tunescribe.transforms.audio.decode import decode_audio  # noqa: E402
 from tunescribe.transforms.audio.stats import ComputeAudioStats  # noqa: E402
 from tunescribe.transforms.audio.vad import SpeechDetector  # noqa: E402
-
 
 AUDIO_STATS = ["duration_s", "peak_dbfs", "true_peak_dbtp", "rms_dbfs", "loudness_lufs", "loudness_range_lu",
                "clipped_ratio", "silence_ratio", "upper_freq_hz", "spectral_bandwidth_hz", "speech_ratio"]

@@ -8,12 +8,12 @@ import pathlib
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
-from transformers import AutoTokenizer
-
-from caption_helpers import make_clip
 from audio_files import write_audio
+from caption_helpers import make_clip
 from openai_servers import FaultServer
 from tiny_models import build_causal_lm
+from transformers import AutoTokenizer
+
 from tunescribe.pipelines.cli import main
 from tunescribe.pipelines.commands import EXIT_OVER_BUDGET
 from tunescribe.transforms.captions.estimate import CostModel, EstimateCaptions

@@ -10,12 +10,13 @@ import json
 import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
-
-from caption_helpers import _SEEN, _keep, make_clip, read_outputs, run_stage
 from audio_files import write_audio
+from caption_helpers import _SEEN, _keep, make_clip, read_outputs, run_stage
 from tiny_models import build_causal_lm, build_whisper
+
 from tunescribe.pipelines.commands.build import run_build
 from tunescribe.pipelines.config import ConfigError, load_config
+from tunescribe.schemas.layout import WORK_DIR
 from tunescribe.transforms.captions.model_captions import Captioner, InCaptionOrder, ModelCaptions
 from tunescribe.transforms.captions.prompts import get_prompt, prompt_inputs
 from tunescribe.transforms.captions.redo import Redo
@@ -24,7 +25,6 @@ from tunescribe.transforms.models.base import Batching, ModelSource
 from tunescribe.transforms.models.causal_lm import CausalLMHandler
 from tunescribe.transforms.models.generation import GenerationParams, TextRequest, derive_seed
 from tunescribe.transforms.quality.candidates import CANDIDATES_FILE, read_candidates
-from tunescribe.schemas.layout import WORK_DIR
 
 TEXT_TASKS = ["writing", "summary", "paraphrase", "attribute_prediction", "short", "key_facts"]
 

@@ -9,15 +9,15 @@ import pathlib
 import re
 
 import pytest
-
 from openai_servers import transformers_serve
+
 from tunescribe.pipelines.commands.build import run_build
 from tunescribe.pipelines.config import ConfigError, load_config
+from tunescribe.schemas.layout import WORK_DIR
 from tunescribe.transforms.captions.prompts import get_prompt
 from tunescribe.transforms.models.generation import derive_seed
 from tunescribe.transforms.models.weights import file_sha256
 from tunescribe.transforms.quality.candidates import CANDIDATES_FILE, read_candidates
-from tunescribe.schemas.layout import WORK_DIR
 
 TASKS = ["writing", "summary"]
 SEED = 5

@@ -4,7 +4,11 @@ import pytest
 
 from tunescribe.schemas import Attribute, Tag
 from tunescribe.transforms.evaluation.hallucination import (
-    Support, hallucination_report, hallucinations, named_attributes)
+    Support,
+    hallucination_report,
+    hallucinations,
+    named_attributes,
+)
 
 TAGS = (Tag("rock", "genre"), Tag("shimmering hi hats", "instrument"), Tag("e-bass", "instrument"),
         Tag("synth sounds", "instrument"), Tag("sad", "mood"), Tag("male vocals", "vocals"),

@@ -5,9 +5,9 @@ import os
 import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
-
 from audio_files import write_audio
 from media_server import media_server  # noqa: F401 - the fixture
+
 from tunescribe.schemas import SourceItem
 from tunescribe.transforms.audio.decode import DecodeAudio
 from tunescribe.transforms.audio.settings import AudioSettings

@@ -11,11 +11,16 @@ import sys
 import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
+from media_server import media_server  # noqa: F401 - the fixture
 
 from tunescribe.transforms.ingest.manifest import (
-    ColumnMapping, ManifestRow, ParseManifestRow, ReadManifest, bounded_lines, manifest_format,
+    ColumnMapping,
+    ManifestRow,
+    ParseManifestRow,
+    ReadManifest,
+    bounded_lines,
+    manifest_format,
 )
-from media_server import media_server  # noqa: F401 - the fixture
 from tunescribe.transforms.stage import Rejected, RunStage
 
 

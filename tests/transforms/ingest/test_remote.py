@@ -4,11 +4,17 @@ import threading
 
 import fsspec
 import pytest
-
 from audio_files import write_audio
 from media_server import media_server  # noqa: F401 - the fixture
+
 from tunescribe.transforms.ingest.remote import (
-    RemoteOptions, fetch_http, fetch_object, http_filesystem, open_remote, probe_http, sniff,
+    RemoteOptions,
+    fetch_http,
+    fetch_object,
+    http_filesystem,
+    open_remote,
+    probe_http,
+    sniff,
 )
 from tunescribe.transforms.stage import Rejected
 

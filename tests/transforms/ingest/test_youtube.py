@@ -7,15 +7,21 @@ import numpy as np
 import pytest
 import soundfile as sf
 import yt_dlp
+from audio_files import write_audio
+from media_server import media_server  # noqa: F401 - the fixture
 from yt_dlp.networking.exceptions import HTTPError, TransportError
 from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError, UnsupportedError
 
-from audio_files import write_audio
-from media_server import media_server  # noqa: F401 - the fixture
 from tunescribe.transforms.audio.decode import decode_audio
 from tunescribe.transforms.ingest.remote import RemoteOptions
 from tunescribe.transforms.ingest.youtube import (
-    YoutubeOptions, _Log, _params, classify_ytdlp_error, download_audio, find_ffmpeg, site_extractor_for,
+    YoutubeOptions,
+    _Log,
+    _params,
+    classify_ytdlp_error,
+    download_audio,
+    find_ffmpeg,
+    site_extractor_for,
 )
 from tunescribe.transforms.stage import Rejected
 

@@ -10,10 +10,10 @@ import json
 
 import pytest
 import soundfile as sf
-
-from openai_servers import FAULTS, FaultServer, always, completion, fail_first, free_port, transformers_serve
 from caption_helpers import make_clip, run_stage
+from openai_servers import FAULTS, FaultServer, always, completion, fail_first, free_port, transformers_serve
 from tiny_models import build_causal_lm, build_whisper
+
 from tunescribe.transforms.captions.model_captions import Captioner
 from tunescribe.transforms.captions.prompts import get_prompt
 from tunescribe.transforms.models.audio_seq2seq import AudioSeq2SeqHandler
@@ -178,6 +178,7 @@ def test_attribute_prediction_keeps_description_and_adds_predicted_tags():
 
 def test_unset_api_key_is_a_config_error_before_any_work(tmp_path, monkeypatch):
     from audio_files import write_audio
+
     from tunescribe.pipelines.commands.build import run_build
     from tunescribe.pipelines.config import ConfigError, load_config
 

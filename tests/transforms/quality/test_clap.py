@@ -12,8 +12,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
-
 from tiny_models import build_tokenizer
+
 from tunescribe.pipelines.commands.build import run_build
 from tunescribe.pipelines.commands.filter import run_filter
 from tunescribe.pipelines.config import load_config

@@ -9,8 +9,8 @@ probabilities/labels, another language, a repetition loop. The test prints both 
 from __future__ import annotations
 
 import ast
-import dataclasses
 import csv
+import dataclasses
 import random
 from collections import Counter
 

@@ -14,7 +14,15 @@ from tunescribe.transforms.audio.encode import encode_pcm
 from tunescribe.transforms.audio.store import AudioStore
 from tunescribe.transforms.sinks.compact import compact_name, compact_records, key_digits
 from tunescribe.transforms.sinks.ledger import (
-    ACCEPTED, CLIPS, COUNTS, LEDGER_SCHEMA, REJECTS, accepted_record, read_ledger, reject_record, restorable,
+    ACCEPTED,
+    CLIPS,
+    COUNTS,
+    LEDGER_SCHEMA,
+    REJECTS,
+    accepted_record,
+    read_ledger,
+    reject_record,
+    restorable,
     restore_clip,
 )
 from tunescribe.transforms.sinks.parquet import parquet_bytes

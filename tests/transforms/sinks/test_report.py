@@ -12,7 +12,6 @@ import os
 import shutil
 
 import pytest
-
 from mtg_corpus import MARKUP
 
 PAGE_FACTS = """(() => {

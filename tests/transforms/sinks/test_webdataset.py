@@ -16,10 +16,15 @@ from apache_beam.testing.util import assert_that, equal_to
 from tunescribe.schemas import Caption, Clip, Provenance, Tag
 from tunescribe.transforms.audio.encode import encode_pcm
 from tunescribe.transforms.audio.store import AudioStore
-from tunescribe.transforms.sinks.files import TMP_MARK, write_bytes_atomically
 from tunescribe.transforms.corpus.readers import iter_tar, read_sample
+from tunescribe.transforms.sinks.files import TMP_MARK, write_bytes_atomically
 from tunescribe.transforms.sinks.webdataset import (
-    FIXED_MTIME, SHARD_FACTS, WriteWebDataset, plan_shards, plan_split_shards, to_sample,
+    FIXED_MTIME,
+    SHARD_FACTS,
+    WriteWebDataset,
+    plan_shards,
+    plan_split_shards,
+    to_sample,
 )
 
 
