@@ -5,8 +5,8 @@ from __future__ import annotations
 import pathlib
 
 import pytest
-from fault_table import ROWS as FAULT_ROWS  # noqa: F401 (fixture)
-from fault_table import summary_lines
+from fault_table import ROWS as FAULT_ROWS
+from fault_table import fault_log, summary_lines  # noqa: F401 (fault_log: a fixture)
 from model_weights import smollm2_gguf, smollm2_hf, yamnet_folder  # noqa: F401 (fixtures)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
