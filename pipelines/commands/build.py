@@ -8,7 +8,6 @@ import logging
 import os
 import time
 
-import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
@@ -17,7 +16,7 @@ from tunescribe.pipelines.build import LEDGERS_DIR, build_pipeline, ledger_dir
 from tunescribe.pipelines.commands.known_stops import run_or_stop
 from tunescribe.pipelines.config import BuildConfig, ConfigError, check_inputs, load_config
 from tunescribe.pipelines.progress import progress_shown
-from tunescribe.pipelines.runners import audio_workers, check_paths_for_runner
+from tunescribe.pipelines.runners import audio_workers, check_paths_for_runner, new_pipeline
 from tunescribe.schemas.layout import (
     CARD_FILE,
     CHECKSUMS_FILE,
@@ -92,7 +91,7 @@ def run_build(cfg: BuildConfig, beam_args: list[str], progress_every: float = 0)
     options = PipelineOptions(beam_args)
     check_inputs(cfg)
     check_paths_for_runner(cfg, options)
-    p = beam.Pipeline(options=options)
+    p = new_pipeline(options)
     build_pipeline(p, cfg, workers=audio_workers(cfg, options))
     if options.view_as(TestOptions).dry_run:  # the runner makes the job and runs nothing: no output, stats or metrics
         p.run()

@@ -13,13 +13,13 @@ import json
 import os
 import tempfile
 
-import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from tunescribe.pipelines.build import build_pipeline
 from tunescribe.pipelines.commands import EXIT_OVER_BUDGET
 from tunescribe.pipelines.config import check_inputs, load_config
+from tunescribe.pipelines.runners import new_pipeline
 
 
 def add_arguments(parser) -> None:
@@ -54,7 +54,7 @@ def run(args, beam_args: list[str]) -> int:
         cfg = load_config(args.config, output=tmp)
         check_inputs(cfg)
         path = args.json or os.path.join(tmp, "estimate.json")
-        with beam.Pipeline(options=PipelineOptions(beam_args)) as p:
+        with new_pipeline(PipelineOptions(beam_args)) as p:
             build_pipeline(p, cfg, estimate_path=path)
         with FileSystems.open(path) as f:
             estimate = json.load(f)

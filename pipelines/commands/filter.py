@@ -36,7 +36,7 @@ from tunescribe.pipelines.commands.build import prepare_output, summary
 from tunescribe.pipelines.commands.known_stops import run_or_stop
 from tunescribe.pipelines.config import BuildConfig, ConfigError, load_config
 from tunescribe.pipelines.corpus import DECIDED_STAGES, FILTER_SECTIONS, MAKER_HASH_KEY, clip_config_hash, write_corpus
-from tunescribe.pipelines.runners import audio_workers
+from tunescribe.pipelines.runners import audio_workers, new_pipeline
 from tunescribe.schemas import Clip, Reject, layout
 from tunescribe.transforms.audio.store import AudioStore
 from tunescribe.transforms.corpus import readers
@@ -178,7 +178,7 @@ def run_filter(corpus: str, cfg: BuildConfig, beam_args: list[str]) -> dict:
     check_filterable(corpus, cfg)
     prepare_output(cfg)
     options = PipelineOptions(beam_args)
-    p = beam.Pipeline(options=options)
+    p = new_pipeline(options)
     filter_pipeline(p, corpus, cfg, audio_workers(cfg, options))
     p.run().wait_until_finish()
     with FileSystems.open(layout.join(cfg.output, layout.STATS_FILE)) as f:

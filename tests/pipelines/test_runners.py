@@ -1,0 +1,49 @@
+"""pipelines/runners.py: the pipeline a command runs frees each finished bundle's output buffer."""
+
+from __future__ import annotations
+
+import gc
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.worker import bundle_processor
+from apache_beam.runners.worker.data_plane import ClosableOutputStream
+from apache_beam.testing.util import BeamAssertException, assert_that
+
+from tunescribe.pipelines.runners import new_pipeline
+
+BEAMS_OWN_FINISH = bundle_processor.DataOutputOperation.finish  # taken at collection, before any test patched it
+BIG = 4 << 20  # one step's output, encoded: well above a stream's starting size, under Beam's 10 MB flush
+DIRECT = PipelineOptions(["--runner=DirectRunner"])
+
+
+def _held_buffers(_) -> int:
+    """Output streams alive in this process (the in-process worker's) that hold a whole big
+    output, counted from a step that runs after the big one finished."""
+    gc.collect()
+    return sum(isinstance(s, ClosableOutputStream) and s.size() >= BIG for s in gc.get_objects())
+
+
+def _check(held_ok):
+    def check(found):
+        if len(found) != 1 or not held_ok(found[0]):
+            raise BeamAssertException(f"streams holding a finished step's output: {found}")
+    return check
+
+
+def _run_big_step(pipeline: beam.Pipeline, held_ok) -> None:
+    with pipeline as p:
+        big = p | beam.Create([0]) | "Big" >> beam.FlatMap(lambda _: [b"x" * 1024] * (BIG // 1024 + 64))
+        # The shuffle ends the big step's bundle; the count runs in a bundle of a later step.
+        held = big | beam.Reshuffle() | beam.combiners.Count.Globally() | "Held" >> beam.Map(_held_buffers)
+        assert_that(held, _check(held_ok))
+
+
+def test_beam_alone_keeps_a_finished_steps_output_buffer(monkeypatch):
+    """What new_pipeline is for, and proof that the count sees such a buffer."""
+    monkeypatch.setattr(bundle_processor.DataOutputOperation, "finish", BEAMS_OWN_FINISH)
+    _run_big_step(beam.Pipeline(options=DIRECT), lambda held: held >= 1)
+
+
+def test_a_finished_steps_output_buffer_is_freed():
+    _run_big_step(new_pipeline(DIRECT), lambda held: held == 0)
