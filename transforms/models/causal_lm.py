@@ -55,17 +55,17 @@ class CausalLMHandler(TunescribeModelHandler[TextRequest, Generation, LoadedCaus
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         kwargs = self.source.from_pretrained_kwargs()
-        tokenizer = AutoTokenizer.from_pretrained(self.source.model, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(self.source.pretrained, **kwargs)
         if tokenizer.chat_template is None:
-            raise ValueError(f"tokenizer of {self.source.model} has no chat template")
+            raise ValueError(f"tokenizer of {self.source.pretrained} has no chat template")
         tokenizer.padding_side = "left"
         if tokenizer.pad_token is None:  # many causal LMs ship none; padding is masked out anyway
             tokenizer.pad_token = tokenizer.eos_token
         device = resolve_device(self.source.device)
-        model = AutoModelForCausalLM.from_pretrained(self.source.model, dtype=resolve_dtype(self.source.dtype),
+        model = AutoModelForCausalLM.from_pretrained(self.source.pretrained, dtype=resolve_dtype(self.source.dtype),
                                                      **kwargs)
         model.to(device).eval()
-        log.info("loaded %s on %s", self.source.gguf_path or self.source.model, device)
+        log.info("loaded %s on %s", self.source.gguf_path or self.source.pretrained, device)
         return LoadedCausalLM(model, tokenizer, device)
 
     def run_inference(self, batch: Sequence[TextRequest], model: LoadedCausalLM,

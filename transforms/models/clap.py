@@ -49,10 +49,10 @@ class ClapScorer(TunescribeModelHandler):
 
         kwargs = self.source.from_pretrained_kwargs()
         device = resolve_device(self.source.device)
-        model = ClapModel.from_pretrained(self.source.model, dtype=resolve_dtype(self.source.dtype), **kwargs)
+        model = ClapModel.from_pretrained(self.source.pretrained, dtype=resolve_dtype(self.source.dtype), **kwargs)
         model.to(device).eval()
-        processor = ClapProcessor.from_pretrained(self.source.model, **kwargs)
-        log.info("loaded %s on %s (%d Hz)", self.source.model, device, processor.feature_extractor.sampling_rate)
+        processor = ClapProcessor.from_pretrained(self.source.pretrained, **kwargs)
+        log.info("loaded %s on %s (%d Hz)", self.source.pretrained, device, processor.feature_extractor.sampling_rate)
         return LoadedClap(model, processor, device)
 
     def run_inference(self, batch: Sequence[tuple[np.ndarray, list[str]]], model: LoadedClap,

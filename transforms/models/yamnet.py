@@ -226,7 +226,7 @@ class YamnetHandler(TunescribeModelHandler[Any, PatchScores, LoadedYamnet]):
     of the graph and weights files (12 hex digits), so a changed model shows in every tag."""
 
     def __init__(self, folder: str, batching: Batching = Batching(max_batch_size=16)):
-        super().__init__(ModelSource(folder), batching)
+        super().__init__(ModelSource(model=folder), batching)
         self.folder = folder
         self._identity: Optional[tuple[str, str]] = None
 
