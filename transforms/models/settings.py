@@ -9,6 +9,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field
 
+from tunescribe.transforms.models.weights import file_sha256
 from tunescribe.transforms.settings import Settings
 
 
@@ -85,9 +86,5 @@ def gguf_sha256(path: str) -> str:
     st = os.stat(path)
     key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
     if key not in _GGUF_SHA256:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        _GGUF_SHA256[key] = digest.hexdigest()
+        _GGUF_SHA256[key] = file_sha256(path)
     return _GGUF_SHA256[key]
