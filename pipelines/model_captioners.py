@@ -35,14 +35,14 @@ def build_captioners(models: list, hints: dict | None = None) -> list[tuple[Capt
             handler = CausalLMHandler(m, params, fixed(m.batch_size, hints))
             prompts, tokenizer, price = tuple(get_prompt(t) for t in m.tasks), m, None
         elif isinstance(m, OpenAIText):
-            handler = OpenAIChatHandler(m.endpoint(), params, fixed(m.batch_size, hints))
+            handler = OpenAIChatHandler(m, params, fixed(m.batch_size, hints))
             prompts, price = tuple(get_prompt(t) for t in m.tasks), m.price
             tokenizer = ModelSource(model=m.tokenizer) if m.tokenizer else None
         elif isinstance(m, TransformersAudio):
             handler = AudioSeq2SeqHandler(m, params, fixed(int(m.batch_audio_s), hints))
             prompts, tokenizer, price = (get_prompt(m.prompt),), None, None
         else:
-            handler = OpenAIChatHandler(m.endpoint(), params, fixed(int(m.batch_audio_s), hints),
+            handler = OpenAIChatHandler(m, params, fixed(int(m.batch_audio_s), hints),
                                         audio_sample_rate=m.sample_rate)
             prompts, tokenizer, price = (get_prompt(m.prompt),), None, m.price
         cost = CostModel(params.max_new_tokens, tokenizer, price.input_per_million if price else None,

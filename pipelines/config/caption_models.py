@@ -76,9 +76,6 @@ class _Remote(Endpoint):
     generation: GenerationParams = GenerationParams()
     price: Optional[Price] = None
 
-    def endpoint(self) -> Endpoint:
-        return Endpoint(**{k: getattr(self, k) for k in Endpoint.model_fields})
-
 
 class TransformersText(_Local):
     backend: Literal["transformers"]
