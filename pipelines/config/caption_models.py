@@ -63,7 +63,7 @@ TextTasks = Annotated[list[str], Field(min_length=1), AfterValidator(_text_tasks
 
 
 class _Local(ModelSource):
-    """A captioner running a model in the worker (`model` relative: to the config file)."""
+    """A captioner running its model in the worker (a relative `model` is relative to the config file)."""
 
     name: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
     generation: GenerationParams = GenerationParams()

@@ -3,7 +3,7 @@
 It is Beam's own `ModelHandler`, so stages run through `RunInference`: batching by
 `BatchElements`, one model per worker process (or shared across processes) through `Shared`,
 failures routed by `RunModel` (transforms/stage.py). This base adds what tunescribe needs of
-every backend: where the model comes from (hub id or local folder, revision), its identity for
+every backend: where the model comes from (ModelSource, models/settings.py), its identity for
 provenance, batch sizing from config, and the resource hints of a model on an accelerator. Heavy models load in `load_model`, which
 Beam calls on the worker — never in `__init__`. Handlers know no prompts: stages build inputs.
 """
