@@ -80,7 +80,8 @@ def bench_stage(lm: pathlib.Path, clips: int, tokens: int) -> None:
     data = [make_clip(f"k{i:03d}", tuple(TAGS[i % len(TAGS)])) for i in range(clips)]
     times = {}
     for batch in (1, 16):
-        handler = CausalLMHandler(ModelSource(model=str(lm)), params, Batching(min_batch_size=batch, max_batch_size=batch))
+        batching = Batching(min_batch_size=batch, max_batch_size=batch)
+        handler = CausalLMHandler(ModelSource(model=str(lm)), params, batching)
         t = time.perf_counter()
         out, rejects = run_stage(Captioner("lm", handler, tasks), data)
         times[batch] = time.perf_counter() - t

@@ -49,7 +49,8 @@ def tag_audio(clips, cfg: BuildConfig, store: AudioStore):
         listening = clips | "AudioTagsListen" >> beam.ParDo(LoadAudio(store))
         tagged, bad = listening | "AudioTags" >> TagWithYamnet(YamnetHandler(yamnet, Batching(max_batch_size=t.batch_size)))
         return tagged | "AudioTagsDone" >> beam.Map(drop_audio), [bad]
-    handler = AudioClassificationHandler(t, Batching(max_batch_size=t.batch_size, resource_hints=cfg.resources.hints()))
+    handler = AudioClassificationHandler(t, Batching(max_batch_size=t.batch_size,
+                                                     resource_hints=cfg.resources.hints()))
     listening = clips | "AudioTagsListen" >> beam.ParDo(LoadAudio(store))
     tagged, bad = listening | "AudioTags" >> TagAudio(handler)
     return tagged | "AudioTagsDone" >> beam.Map(drop_audio), [bad]

@@ -55,14 +55,8 @@ class AudioClassificationHandler(TunescribeModelHandler[Any, list, LoadedClassif
     def load_model(self) -> LoadedClassifier:
         from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
-        from tunescribe.transforms.models.causal_lm import resolve_device, resolve_dtype
-
-        kwargs = self.source.from_pretrained_kwargs()
-        features = AutoFeatureExtractor.from_pretrained(self.source.pretrained, **kwargs)
-        model = AutoModelForAudioClassification.from_pretrained(
-            self.source.pretrained, dtype=resolve_dtype(self.source.dtype), **kwargs)
-        device = resolve_device(self.source.device)
-        model.to(device).eval()
+        features = AutoFeatureExtractor.from_pretrained(self.source.pretrained, **self.source.from_pretrained_kwargs())
+        model, device = self.load_pretrained(AutoModelForAudioClassification)
         config = model.config
         labels = [config.id2label[i] for i in range(config.num_labels)]
         multi = (self.source.activation == "sigmoid" or self.source.activation == "auto"

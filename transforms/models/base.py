@@ -22,6 +22,14 @@ PredictionT = TypeVar("PredictionT")
 ModelT = TypeVar("ModelT")
 
 
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 @dataclasses.dataclass(frozen=True)
 class Batching:
     """How RunInference runs one model stage: batch sizes, model sharing, and the Beam resource
@@ -58,6 +66,15 @@ class TunescribeModelHandler(ModelHandler[ExampleT, PredictionT, ModelT], Generi
     def model_identity(self) -> tuple[str, Optional[str]]:
         """(model id, revision) that every output records; HTTP backends override it."""
         return self.source.identity() if self.source else (type(self).__name__, None)
+
+    def load_pretrained(self, auto_class) -> tuple[Any, str]:
+        """`auto_class.from_pretrained` of the source, in eval mode on its device: (model, device)."""
+        import torch
+
+        device, dtype = resolve_device(self.source.device), self.source.dtype
+        dtype = dtype if dtype == "auto" else getattr(torch, dtype)
+        model = auto_class.from_pretrained(self.source.pretrained, dtype=dtype, **self.source.from_pretrained_kwargs())
+        return model.to(device).eval(), device
 
     def batch_elements_kwargs(self) -> dict[str, Any]:
         kwargs = {"min_batch_size": self.batching.min_batch_size, "max_batch_size": self.batching.max_batch_size}
