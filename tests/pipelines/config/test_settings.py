@@ -180,6 +180,9 @@ inputs: [{type: manifest, path: m.csv}]
     ("youtube: {rate_limit: fast}", "youtube.rate_limit"),
     ("inputs: [{type: manifest, path: m.csv, columns: {pth: p}}]", "inputs.0.manifest.columns.pth: Extra inputs"),
     ("errors: {per_stage: {dedup: 0.5}}", "unknown stage(s) ['dedup']"),
+    ("tagging: {model: m, activation: tanh}", "tagging.activation"),
+    ("tagging: {model: m, top_k: 0}", "tagging.top_k"),
+    ("clap: {model: m, dtype: float8}", "clap.dtype"),
     ("captions: {models: [{backend: openai, base_url: 'http://h/v1', model: m, generation: {top_p: 0}}]}",
      "captions.models.0.openai.generation.top_p"),
 ])
