@@ -59,7 +59,7 @@ def requests(n: int) -> list[TextRequest]:
 
 def bench_local(lm: pathlib.Path, n: int, tokens: int, repeat: int, batch: int) -> None:
     params = GenerationParams(max_new_tokens=tokens, temperature=0.8, top_p=0.95)
-    handler = CausalLMHandler(ModelSource(str(lm)), params, Batching(max_batch_size=batch))
+    handler = CausalLMHandler(ModelSource(model=str(lm)), params, Batching(max_batch_size=batch))
     model = handler.load_model()
     reqs = requests(n)
     handler.run_inference(reqs[:batch], model)  # warm-up
@@ -80,7 +80,8 @@ def bench_stage(lm: pathlib.Path, clips: int, tokens: int) -> None:
     data = [make_clip(f"k{i:03d}", tuple(TAGS[i % len(TAGS)])) for i in range(clips)]
     times = {}
     for batch in (1, 16):
-        handler = CausalLMHandler(ModelSource(str(lm)), params, Batching(min_batch_size=batch, max_batch_size=batch))
+        batching = Batching(min_batch_size=batch, max_batch_size=batch)
+        handler = CausalLMHandler(ModelSource(model=str(lm)), params, batching)
         t = time.perf_counter()
         out, rejects = run_stage(Captioner("lm", handler, tasks), data)
         times[batch] = time.perf_counter() - t

@@ -125,7 +125,7 @@ def answers(rows, cache: GenerationCache, batch: int = 8) -> dict:
             else:
                 out[(clip.key, task)] = hit
     if missing:
-        handler = CausalLMHandler(ModelSource(str(MODEL_DIR)), params)
+        handler = CausalLMHandler(ModelSource(model=str(MODEL_DIR)), params)
         lm = _load(handler)
         started = time.monotonic()
         for lo in range(0, len(missing), batch):

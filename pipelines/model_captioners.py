@@ -32,17 +32,17 @@ def build_captioners(models: list, hints: dict | None = None) -> list[tuple[Capt
         name = m.name or f"{m.backend}-{n}"
         params = m.generation
         if isinstance(m, TransformersText):
-            handler = CausalLMHandler(m.source(), params, fixed(m.batch_size, hints))
-            prompts, tokenizer, price = tuple(get_prompt(t) for t in m.tasks), m.source(), None
+            handler = CausalLMHandler(m, params, fixed(m.batch_size, hints))
+            prompts, tokenizer, price = tuple(get_prompt(t) for t in m.tasks), m, None
         elif isinstance(m, OpenAIText):
-            handler = OpenAIChatHandler(m.endpoint(), params, fixed(m.batch_size, hints))
+            handler = OpenAIChatHandler(m, params, fixed(m.batch_size, hints))
             prompts, price = tuple(get_prompt(t) for t in m.tasks), m.price
-            tokenizer = ModelSource(m.tokenizer) if m.tokenizer else None
+            tokenizer = ModelSource(model=m.tokenizer) if m.tokenizer else None
         elif isinstance(m, TransformersAudio):
-            handler = AudioSeq2SeqHandler(m.source(), params, fixed(int(m.batch_audio_s), hints))
+            handler = AudioSeq2SeqHandler(m, params, fixed(int(m.batch_audio_s), hints))
             prompts, tokenizer, price = (get_prompt(m.prompt),), None, None
         else:
-            handler = OpenAIChatHandler(m.endpoint(), params, fixed(int(m.batch_audio_s), hints),
+            handler = OpenAIChatHandler(m, params, fixed(int(m.batch_audio_s), hints),
                                         audio_sample_rate=m.sample_rate)
             prompts, tokenizer, price = (get_prompt(m.prompt),), None, m.price
         cost = CostModel(params.max_new_tokens, tokenizer, price.input_per_million if price else None,

@@ -38,7 +38,7 @@ def tag_audio(clips, cfg: BuildConfig, store: AudioStore):
     if not cfg.tagging.model:
         return clips, []
     from tunescribe.transforms.attributes.tagging import AudioClassificationHandler, TagAudio
-    from tunescribe.transforms.models.base import Batching, ModelSource
+    from tunescribe.transforms.models.base import Batching
 
     t = cfg.tagging
     yamnet = yamnet_folder(t.model)
@@ -49,9 +49,8 @@ def tag_audio(clips, cfg: BuildConfig, store: AudioStore):
         listening = clips | "AudioTagsListen" >> beam.ParDo(LoadAudio(store))
         tagged, bad = listening | "AudioTags" >> TagWithYamnet(YamnetHandler(yamnet, Batching(max_batch_size=t.batch_size)))
         return tagged | "AudioTagsDone" >> beam.Map(drop_audio), [bad]
-    source = ModelSource(t.model, t.revision, t.device, t.dtype, t.local_files_only)
-    handler = AudioClassificationHandler(source, t.top_k, t.threshold, t.activation,
-                                         Batching(max_batch_size=t.batch_size, resource_hints=cfg.resources.hints()))
+    handler = AudioClassificationHandler(t, Batching(max_batch_size=t.batch_size,
+                                                     resource_hints=cfg.resources.hints()))
     listening = clips | "AudioTagsListen" >> beam.ParDo(LoadAudio(store))
     tagged, bad = listening | "AudioTags" >> TagAudio(handler)
     return tagged | "AudioTagsDone" >> beam.Map(drop_audio), [bad]

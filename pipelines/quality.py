@@ -17,13 +17,12 @@ def quality_stats(clips, cfg: BuildConfig, store: AudioStore):
     scored, bad_text = clips | "CaptionStats" >> RunStage("stats", ComputeCaptionStats())
     rejects = [bad_text]
     if cfg.clap is not None:
-        from tunescribe.transforms.models.base import Batching, ModelSource
+        from tunescribe.transforms.models.base import Batching
         from tunescribe.transforms.quality.clap import ScoreAudioText
 
-        source = ModelSource(cfg.clap.model, cfg.clap.revision, cfg.clap.device)
         listening = scored | "AudioTextListen" >> beam.ParDo(LoadAudio(store))
         scored, bad_clap = listening | "AudioTextScores" >> ScoreAudioText(
-            source, Batching(max_batch_size=cfg.clap.batch_size, resource_hints=cfg.resources.hints()))
+            cfg.clap, Batching(max_batch_size=cfg.clap.batch_size, resource_hints=cfg.resources.hints()))
         scored = scored | "AudioTextDone" >> beam.Map(drop_audio)
         rejects.append(bad_clap)
     return scored, rejects

@@ -2,7 +2,6 @@
 
 from tunescribe.schemas.clip import (
     CAPTION_STAT_FIELDS,
-    CLIP_FIELD_DOCS,
     CLIP_SCHEMA,
     CLIP_SCHEMA_VERSION,
     CLIP_TABLE_SCHEMA,
@@ -13,18 +12,17 @@ from tunescribe.schemas.clip import (
     Provenance,
 )
 from tunescribe.schemas.dropped_caption import (
-    DROPPED_CAPTION_FIELD_DOCS,
     DROPPED_CAPTION_SCHEMA,
     DROPPED_CAPTION_SCHEMA_VERSION,
     DroppedCaption,
 )
-from tunescribe.schemas.reject import REJECT_FIELD_DOCS, REJECT_SCHEMA, REJECT_SCHEMA_VERSION, Reject
+from tunescribe.schemas.reject import REJECT_SCHEMA, REJECT_SCHEMA_VERSION, Reject
 from tunescribe.schemas.source import DecodedAudio, SourceItem, source_key
 from tunescribe.schemas.tags import TAG_CATEGORIES, Tag
 
 __all__ = [
     "Attribute", "Caption", "Clip", "DroppedCaption", "Provenance", "Reject", "SourceItem", "DecodedAudio", "Tag",
-    "CAPTION_STAT_FIELDS", "CLIP_SCHEMA", "CLIP_TABLE_SCHEMA", "CLIP_SCHEMA_VERSION", "CLIP_FIELD_DOCS", "STAT_FIELDS",
-    "DROPPED_CAPTION_SCHEMA", "DROPPED_CAPTION_SCHEMA_VERSION", "DROPPED_CAPTION_FIELD_DOCS",
-    "REJECT_SCHEMA", "REJECT_SCHEMA_VERSION", "REJECT_FIELD_DOCS", "TAG_CATEGORIES", "source_key",
+    "CAPTION_STAT_FIELDS", "CLIP_SCHEMA", "CLIP_TABLE_SCHEMA", "CLIP_SCHEMA_VERSION", "STAT_FIELDS",
+    "DROPPED_CAPTION_SCHEMA", "DROPPED_CAPTION_SCHEMA_VERSION",
+    "REJECT_SCHEMA", "REJECT_SCHEMA_VERSION", "TAG_CATEGORIES", "source_key",
 ]

@@ -15,6 +15,7 @@ from typing import Optional
 import numpy as np
 import pyarrow as pa
 
+from tunescribe.schemas.record import schema_of
 from tunescribe.schemas.tags import TAG_TYPE, Tag
 
 # Bump when a field is added, removed or changes meaning; readers check it.
@@ -162,27 +163,14 @@ _FIELDS = [
     ("schema_version", pa.string(), False, "CLIP_SCHEMA_VERSION of the writer"),
 ]
 
-CLIP_FIELD_DOCS = {name: doc for name, _, _, doc in _FIELDS}
-
-
-def _schema(fields) -> pa.Schema:
-    return pa.schema(
-        [pa.field(name, typ, nullable=nullable, metadata={"doc": doc}) for name, typ, nullable, doc in fields],
-        metadata={"tunescribe.record": "clip", "tunescribe.schema_version": CLIP_SCHEMA_VERSION},
-    )
-
-
-CLIP_SCHEMA = _schema(_FIELDS)
+CLIP_SCHEMA = schema_of(_FIELDS, "clip", CLIP_SCHEMA_VERSION)
 
 # The clip table: every clip field, plus where the sample sits in the shards.
-CLIP_TABLE_SCHEMA = _schema(
-    _FIELDS
-    + [
-        ("shard", pa.string(), False, "file name of the WebDataset shard holding the sample"),
-        ("shard_index", pa.int32(), False, "position of the sample within its shard, from 0"),
-        ("shard_offset", pa.int64(), False, "byte offset of the sample's first tar header in the shard"),
-    ]
-)
+CLIP_TABLE_SCHEMA = schema_of(_FIELDS + [
+    ("shard", pa.string(), False, "file name of the WebDataset shard holding the sample"),
+    ("shard_index", pa.int32(), False, "position of the sample within its shard, from 0"),
+    ("shard_offset", pa.int64(), False, "byte offset of the sample's first tar header in the shard"),
+], "clip", CLIP_SCHEMA_VERSION)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

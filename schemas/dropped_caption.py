@@ -8,6 +8,8 @@ from typing import Optional
 
 import pyarrow as pa
 
+from tunescribe.schemas.record import schema_of
+
 DROPPED_CAPTION_SCHEMA_VERSION = "1.0"
 
 _FIELDS = [
@@ -30,11 +32,7 @@ _FIELDS = [
     ("schema_version", pa.string(), False, "DROPPED_CAPTION_SCHEMA_VERSION of the writer"),
 ]
 
-DROPPED_CAPTION_FIELD_DOCS = {name: doc for name, _, _, doc in _FIELDS}
-DROPPED_CAPTION_SCHEMA = pa.schema(
-    [pa.field(name, typ, nullable=nullable, metadata={"doc": doc}) for name, typ, nullable, doc in _FIELDS],
-    metadata={"tunescribe.record": "dropped_caption", "tunescribe.schema_version": DROPPED_CAPTION_SCHEMA_VERSION},
-)
+DROPPED_CAPTION_SCHEMA = schema_of(_FIELDS, "dropped_caption", DROPPED_CAPTION_SCHEMA_VERSION)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,6 +7,8 @@ from typing import Optional
 
 import pyarrow as pa
 
+from tunescribe.schemas.record import schema_of
+
 REJECT_SCHEMA_VERSION = "1.1"  # 1.1: `part`, `transient`
 
 _FIELDS = [
@@ -24,11 +26,7 @@ _FIELDS = [
     ("schema_version", pa.string(), False, "REJECT_SCHEMA_VERSION of the writer"),
 ]
 
-REJECT_FIELD_DOCS = {name: doc for name, _, _, doc in _FIELDS}
-REJECT_SCHEMA = pa.schema(
-    [pa.field(name, typ, nullable=nullable, metadata={"doc": doc}) for name, typ, nullable, doc in _FIELDS],
-    metadata={"tunescribe.record": "reject", "tunescribe.schema_version": REJECT_SCHEMA_VERSION},
-)
+REJECT_SCHEMA = schema_of(_FIELDS, "reject", REJECT_SCHEMA_VERSION)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,6 +25,3 @@ class Tag:
     category: str = "other"  # one of TAG_CATEGORIES
     origin: str = "manifest"  # "manifest" or the model/extractor that produced it
     score: Optional[float] = None  # model confidence; None for tags given by the input
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)

@@ -18,7 +18,6 @@ import signal
 import threading
 
 ENV = "TUNESCRIBE_FAILPOINT"
-POINTS = ("ledger_flushed", "shard_written", "card_written")
 
 _passes: dict[str, int] = {}
 _lock = threading.Lock()

@@ -19,7 +19,7 @@ from collections import defaultdict
 from tunescribe.schemas import DROPPED_CAPTION_SCHEMA, layout
 from tunescribe.transforms.corpus import readers
 from tunescribe.transforms.sinks.files import list_files, read_bytes
-from tunescribe.transforms.sinks.webdataset import canonical_json
+from tunescribe.transforms.sinks.webdataset import Digest, canonical_json
 
 SHARD_COLUMNS = ("shard", "shard_index", "shard_offset")
 
@@ -28,17 +28,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("corpus", help="the corpus folder (a build's output)")
 
 
-class HashingReader:
-    """A file wrapper that hashes everything read through it."""
+class HashingReader(Digest):
+    """A file wrapper that hashes everything read through it, as the shard writer hashed it."""
 
     def __init__(self, f):
-        self.f, self.md5, self.sha256, self.size = f, hashlib.md5(), hashlib.sha256(), 0
+        super().__init__()
+        self.f = f
 
     def read(self, n: int = -1) -> bytes:
         data = self.f.read(n)
-        self.md5.update(data)
-        self.sha256.update(data)
-        self.size += len(data)
+        self.write(data)
         return data
 
     def drain(self) -> None:

@@ -33,6 +33,7 @@ from pydantic import AfterValidator, Field
 from tunescribe.pipelines.config.base import ConfigError, resolve_model_path
 from tunescribe.transforms.captions.prompts import LP_MUSICCAPS_TASKS, AudioPrompt, PromptTemplate, get_prompt
 from tunescribe.transforms.models.generation import Endpoint, GenerationParams
+from tunescribe.transforms.models.settings import ModelSource
 from tunescribe.transforms.settings import Settings
 
 
@@ -61,21 +62,11 @@ def _audio_prompt(name: str) -> str:
 TextTasks = Annotated[list[str], Field(min_length=1), AfterValidator(_text_tasks)]
 
 
-class _Local(Settings):
+class _Local(ModelSource):
+    """A captioner running its model in the worker (a relative `model` is relative to the config file)."""
+
     name: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
-    model: str = Field(min_length=1)  # hub id (org/name) or local folder (relative: to the config file)
-    revision: Optional[str] = None
-    device: str = "cpu"  # cpu, cuda, cuda:1, auto
-    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
-    local_files_only: bool = False
-    trust_remote_code: bool = False
     generation: GenerationParams = GenerationParams()
-
-    def source(self):
-        from tunescribe.transforms.models.base import ModelSource  # Beam's ML stack imports torch: only when used
-
-        return ModelSource(self.model, self.revision, self.device, self.dtype, self.local_files_only,
-                           self.trust_remote_code, getattr(self, "gguf_file", None))
 
 
 class _Remote(Endpoint):
@@ -85,16 +76,9 @@ class _Remote(Endpoint):
     generation: GenerationParams = GenerationParams()
     price: Optional[Price] = None
 
-    def endpoint(self) -> Endpoint:
-        return Endpoint(**{k: getattr(self, k) for k in Endpoint.model_fields})
-
 
 class TransformersText(_Local):
     backend: Literal["transformers"]
-    # A GGUF checkpoint inside `model` (a folder or hub id); `model` may also name the .gguf file
-    # itself. transformers de-quantises it on load (needs the `gguf` package); the caption's
-    # revision is then the file's sha256.
-    gguf_file: Optional[str] = Field(None, pattern=r"\.gguf$")
     tasks: TextTasks = list(LP_MUSICCAPS_TASKS)
     batch_size: int = Field(16, ge=1)  # prompts per generate call
 

@@ -3,17 +3,12 @@ settings (transforms/quality/decide.py: Decisions), embedded as the `quality` se
 
 from __future__ import annotations
 
-from typing import Optional
-
 from pydantic import Field
 
-from tunescribe.pipelines.config.base import Section
+from tunescribe.transforms.models.settings import ModelSource
 
 
-class ClapConfig(Section):
+class ClapConfig(ModelSource):
     """The audio-text model that scores captions (a CLAP dual encoder: hub id or local folder)."""
 
-    model: str
-    revision: Optional[str] = None
-    device: str = "cpu"
     batch_size: int = Field(8, ge=1)

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from tunescribe.pipelines.config.base import Section
 from tunescribe.pipelines.config.caption_models import CaptionModels
+from tunescribe.transforms.attributes.settings import TaggerSettings
 from tunescribe.transforms.captions.prompts import LP_MUSICCAPS_TASKS
 from tunescribe.transforms.captions.settings import FALLBACK_TASK, TemplateCaptions
 
@@ -21,7 +22,7 @@ class AttributesConfig(Section):
     key_profile: Literal["albrecht", "krumhansl", "temperley"] = "albrecht"  # librosa's key profiles
 
 
-class TaggingConfig(Section):
+class TaggingConfig(TaggerSettings):
     """An audio tagger whose labels become scored tags; off unless `model` is set.
 
     `model: yamnet` (or a folder holding model.onnx + yamnet_class_map.csv, as `tunescribe models
@@ -30,13 +31,6 @@ class TaggingConfig(Section):
     audio-classification model (hub id or folder)."""
 
     model: Optional[str] = None  # "yamnet", hub id or local folder (relative to the config file)
-    revision: Optional[str] = None
-    device: str = "cpu"
-    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
-    local_files_only: bool = False
-    top_k: int = Field(10, ge=1)
-    threshold: float = Field(0.1, ge=0, le=1)  # tags scoring below are not kept
-    activation: Literal["auto", "sigmoid", "softmax"] = "auto"  # auto: sigmoid for multi-label models
     batch_size: int = Field(8, ge=1)
 
 

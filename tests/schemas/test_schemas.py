@@ -5,8 +5,11 @@ import pyarrow as pa
 
 from tunescribe.schemas import (
     CLIP_SCHEMA,
+    CLIP_SCHEMA_VERSION,
     CLIP_TABLE_SCHEMA,
+    DROPPED_CAPTION_SCHEMA,
     REJECT_SCHEMA,
+    REJECT_SCHEMA_VERSION,
     Attribute,
     Caption,
     Clip,
@@ -37,9 +40,13 @@ def test_clip_round_trips_through_arrow():
 
 
 def test_every_field_is_documented_and_versioned():
-    for schema in (CLIP_SCHEMA, CLIP_TABLE_SCHEMA, REJECT_SCHEMA):
+    for schema in (CLIP_SCHEMA, CLIP_TABLE_SCHEMA, REJECT_SCHEMA, DROPPED_CAPTION_SCHEMA):
         assert b"tunescribe.schema_version" in schema.metadata
         assert all(f.metadata and f.metadata[b"doc"] for f in schema)
+    assert CLIP_TABLE_SCHEMA.metadata == {b"tunescribe.record": b"clip",
+                                          b"tunescribe.schema_version": CLIP_SCHEMA_VERSION.encode()}
+    assert REJECT_SCHEMA.metadata[b"tunescribe.schema_version"] == REJECT_SCHEMA_VERSION.encode()
+    assert REJECT_SCHEMA.field("key").nullable and not REJECT_SCHEMA.field("stage").nullable
     assert "audio" not in CLIP_TABLE_SCHEMA.names and {"shard", "shard_offset"} <= set(CLIP_TABLE_SCHEMA.names)
 
 

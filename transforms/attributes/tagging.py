@@ -25,12 +25,12 @@ from apache_beam.ml.inference.base import PredictionResult
 
 from tunescribe.schemas import Tag
 from tunescribe.transforms.attributes.extract import mono_at
+from tunescribe.transforms.attributes.settings import TaggerSettings
 from tunescribe.transforms.ingest.vocabulary import categorise
-from tunescribe.transforms.models.base import Batching, ModelSource, TunescribeModelHandler
+from tunescribe.transforms.models.base import TunescribeModelHandler
 from tunescribe.transforms.stage import RunModel, reject_of
 
 log = logging.getLogger(__name__)
-ACTIVATIONS = ("auto", "sigmoid", "softmax")
 
 
 @dataclasses.dataclass
@@ -50,29 +50,18 @@ class AudioClassificationHandler(TunescribeModelHandler[Any, list, LoadedClassif
     """Examples are anything with `samples` (channels, n) float32 and `sample_rate` (e.g. a Clip);
     each prediction is a list of (label, score), best first."""
 
-    def __init__(self, source: ModelSource, top_k: int = 10, threshold: float = 0.1, activation: str = "auto",
-                 batching: Batching = Batching(max_batch_size=8)):
-        super().__init__(source, batching)
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS}, not {activation!r}")
-        self.top_k, self.threshold, self.activation = top_k, threshold, activation
+    source: TaggerSettings  # the base's `source`: the model, and which of its labels become tags
 
     def load_model(self) -> LoadedClassifier:
         from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
-        from tunescribe.transforms.models.causal_lm import resolve_device, resolve_dtype
-
-        kwargs = self.source.from_pretrained_kwargs()
-        features = AutoFeatureExtractor.from_pretrained(self.source.model, **kwargs)
-        model = AutoModelForAudioClassification.from_pretrained(
-            self.source.model, dtype=resolve_dtype(self.source.dtype), **kwargs)
-        device = resolve_device(self.source.device)
-        model.to(device).eval()
+        features = AutoFeatureExtractor.from_pretrained(self.source.pretrained, **self.source.from_pretrained_kwargs())
+        model, device = self.load_pretrained(AutoModelForAudioClassification)
         config = model.config
         labels = [config.id2label[i] for i in range(config.num_labels)]
-        multi = (self.activation == "sigmoid" or self.activation == "auto"
+        multi = (self.source.activation == "sigmoid" or self.source.activation == "auto"
                  and config.problem_type == "multi_label_classification")
-        log.info("loaded tagger %s on %s (%d labels, %s)", self.source.model, device, len(labels),
+        log.info("loaded tagger %s on %s (%d labels, %s)", self.source.pretrained, device, len(labels),
                  "sigmoid" if multi else "softmax")
         return LoadedClassifier(model, features, device, labels, multi)
 
@@ -93,8 +82,8 @@ class AudioClassificationHandler(TunescribeModelHandler[Any, list, LoadedClassif
         scores = scores.cpu().numpy()
         model_id = "@".join(x for x in self.model_identity() if x)
         for example, row in zip(batch, scores):
-            order = np.argsort(-row, kind="stable")[: self.top_k]
-            tags = [(model.labels[i], float(row[i])) for i in order if row[i] >= self.threshold]
+            order = np.argsort(-row, kind="stable")[: self.source.top_k]
+            tags = [(model.labels[i], float(row[i])) for i in order if row[i] >= self.source.threshold]
             yield PredictionResult(example, tags, model_id)
 
 

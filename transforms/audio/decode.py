@@ -92,7 +92,7 @@ def decode_blocks(
     channels: int,
     start_s: Optional[float] = None,
     end_s: Optional[float] = None,
-    max_seconds: float = 3600.0,
+    max_seconds: float = AudioSettings().max_source_s,
 ):
     """The audio as it is decoded: float32 blocks shaped (channels, n) at `sample_rate`, in order.
     Raises Rejected when the source turns out bad, possibly after some blocks (a file that ends

@@ -50,7 +50,7 @@ class _Count(beam.DoFn):
             from transformers import AutoTokenizer
 
             src = self.cost.tokenizer
-            self.tokenizer = AutoTokenizer.from_pretrained(src.model, **src.from_pretrained_kwargs())
+            self.tokenizer = AutoTokenizer.from_pretrained(src.pretrained, **src.from_pretrained_kwargs())
 
     def tokens(self, request) -> int:
         if self.tokenizer is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
-from tunescribe.transforms.models.causal_lm import resolve_device
+from tunescribe.transforms.models.base import resolve_device
 
 BERTSCORE_MODEL = "roberta-large"  # bert_score's default for lang="en" ...
 BERTSCORE_LAYERS = 17  # ... and the layer it takes from roberta-large

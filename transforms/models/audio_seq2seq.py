@@ -15,7 +15,6 @@ import logging
 from typing import Any, Optional, Sequence
 
 from tunescribe.transforms.models.base import Batching, ModelSource, TunescribeModelHandler
-from tunescribe.transforms.models.causal_lm import resolve_device, resolve_dtype
 from tunescribe.transforms.models.generation import (
     AudioRequest,
     Generation,
@@ -51,13 +50,10 @@ class AudioSeq2SeqHandler(TunescribeModelHandler[AudioRequest, Generation, Loade
         from transformers import AutoFeatureExtractor, AutoModelForSpeechSeq2Seq, AutoTokenizer
 
         kwargs = self.source.from_pretrained_kwargs()
-        features = AutoFeatureExtractor.from_pretrained(self.source.model, **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(self.source.model, **kwargs)
-        device = resolve_device(self.source.device)
-        model = AutoModelForSpeechSeq2Seq.from_pretrained(self.source.model, dtype=resolve_dtype(self.source.dtype),
-                                                          **kwargs)
-        model.to(device).eval()
-        log.info("loaded %s on %s (%d Hz)", self.source.model, device, features.sampling_rate)
+        features = AutoFeatureExtractor.from_pretrained(self.source.pretrained, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(self.source.pretrained, **kwargs)
+        model, device = self.load_pretrained(AutoModelForSpeechSeq2Seq)
+        log.info("loaded %s on %s (%d Hz)", self.source.pretrained, device, features.sampling_rate)
         return LoadedAudioSeq2Seq(model, features, tokenizer, device)
 
     def run_inference(self, batch: Sequence[AudioRequest], model: LoadedAudioSeq2Seq,

@@ -3,7 +3,7 @@
 It is Beam's own `ModelHandler`, so stages run through `RunInference`: batching by
 `BatchElements`, one model per worker process (or shared across processes) through `Shared`,
 failures routed by `RunModel` (transforms/stage.py). This base adds what tunescribe needs of
-every backend: where the model comes from (hub id or local folder, revision), its identity for
+every backend: where the model comes from (ModelSource, models/settings.py), its identity for
 provenance, batch sizing from config, and the resource hints of a model on an accelerator. Heavy models load in `load_model`, which
 Beam calls on the worker — never in `__init__`. Handlers know no prompts: stages build inputs.
 """
@@ -11,90 +11,23 @@ Beam calls on the worker — never in `__init__`. Handlers know no prompts: stag
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import os
 from typing import Any, Generic, Optional, TypeVar
 
 from apache_beam.ml.inference.base import ModelHandler
+
+from tunescribe.transforms.models.settings import ModelSource
 
 ExampleT = TypeVar("ExampleT")
 PredictionT = TypeVar("PredictionT")
 ModelT = TypeVar("ModelT")
 
 
-@dataclasses.dataclass(frozen=True)
-class ModelSource:
-    """Where a model comes from: a hub id (`org/name`) or a local folder, plus how to run it.
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
 
-    A GGUF checkpoint is named either as the `.gguf` file itself or as a folder (or hub id) plus
-    `gguf_file`; the first form is split into the second here, so `model` is always what
-    `from_pretrained` takes and `gguf_file` rides along in its keyword arguments."""
-
-    model: str
-    revision: Optional[str] = None  # hub branch/tag/commit; ignored for local folders
-    device: str = "cpu"  # "cpu", "cuda", "cuda:1", "auto"
-    dtype: str = "auto"  # "auto", "float32", "float16", "bfloat16"
-    local_files_only: bool = False  # never touch the network, even for hub ids
-    trust_remote_code: bool = False
-    gguf_file: Optional[str] = None  # a GGUF checkpoint in `model` (transformers de-quantises it on load)
-
-    def __post_init__(self):
-        if self.gguf_file is None and self.model.endswith(".gguf"):
-            folder, name = os.path.split(os.path.abspath(self.model))
-            object.__setattr__(self, "model", folder)
-            object.__setattr__(self, "gguf_file", name)
-
-    @property
-    def is_local(self) -> bool:
-        return os.path.isdir(self.model)
-
-    @property
-    def gguf_path(self) -> Optional[str]:
-        """The local GGUF file, if the model is one."""
-        return os.path.join(self.model, self.gguf_file) if self.gguf_file and self.is_local else None
-
-    def identity(self) -> tuple[str, str]:
-        """(model id, revision) for provenance. A local folder has no hub revision, so its
-        revision is a hash of its config files: a different model in the same folder shows.
-        A local GGUF file is its own revision: its sha256."""
-        if self.gguf_path:
-            return self.gguf_file, gguf_sha256(self.gguf_path)
-        if not self.is_local:
-            model = f"{self.model}/{self.gguf_file}" if self.gguf_file else self.model
-            return model, self.revision or "main"
-        digest = hashlib.sha256()
-        for name in sorted(os.listdir(self.model)):
-            if name.endswith(".json"):
-                with open(os.path.join(self.model, name), "rb") as f:
-                    digest.update(name.encode() + b"\0" + f.read())
-        return os.path.basename(os.path.normpath(self.model)), "local-" + digest.hexdigest()[:12]
-
-    def from_pretrained_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"trust_remote_code": self.trust_remote_code}
-        if self.is_local or self.local_files_only:
-            kwargs["local_files_only"] = True
-        if self.revision and not self.is_local:
-            kwargs["revision"] = self.revision
-        if self.gguf_file:
-            kwargs["gguf_file"] = self.gguf_file
-        return kwargs
-
-
-_GGUF_SHA256: dict[tuple, str] = {}
-
-
-def gguf_sha256(path: str) -> str:
-    """The file's sha256, hashed once per process and file version: identity() is asked for
-    per worker and per stage, and a GGUF is tens to thousands of MB."""
-    st = os.stat(path)
-    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
-    if key not in _GGUF_SHA256:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        _GGUF_SHA256[key] = digest.hexdigest()
-    return _GGUF_SHA256[key]
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +66,15 @@ class TunescribeModelHandler(ModelHandler[ExampleT, PredictionT, ModelT], Generi
     def model_identity(self) -> tuple[str, Optional[str]]:
         """(model id, revision) that every output records; HTTP backends override it."""
         return self.source.identity() if self.source else (type(self).__name__, None)
+
+    def load_pretrained(self, auto_class) -> tuple[Any, str]:
+        """`auto_class.from_pretrained` of the source, in eval mode on its device: (model, device)."""
+        import torch
+
+        device, dtype = resolve_device(self.source.device), self.source.dtype
+        dtype = dtype if dtype == "auto" else getattr(torch, dtype)
+        model = auto_class.from_pretrained(self.source.pretrained, dtype=dtype, **self.source.from_pretrained_kwargs())
+        return model.to(device).eval(), device
 
     def batch_elements_kwargs(self) -> dict[str, Any]:
         kwargs = {"min_batch_size": self.batching.min_batch_size, "max_batch_size": self.batching.max_batch_size}

@@ -19,22 +19,6 @@ from tunescribe.transforms.models.generation import Generation, GenerationParams
 log = logging.getLogger(__name__)
 
 
-def resolve_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def resolve_dtype(dtype: str):
-    if dtype == "auto":
-        return "auto"
-    import torch
-
-    return getattr(torch, dtype)
-
-
 @dataclasses.dataclass
 class LoadedCausalLM:
     model: Any
@@ -54,18 +38,14 @@ class CausalLMHandler(TunescribeModelHandler[TextRequest, Generation, LoadedCaus
     def load_model(self) -> LoadedCausalLM:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        kwargs = self.source.from_pretrained_kwargs()
-        tokenizer = AutoTokenizer.from_pretrained(self.source.model, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(self.source.pretrained, **self.source.from_pretrained_kwargs())
         if tokenizer.chat_template is None:
-            raise ValueError(f"tokenizer of {self.source.model} has no chat template")
+            raise ValueError(f"tokenizer of {self.source.pretrained} has no chat template")
         tokenizer.padding_side = "left"
         if tokenizer.pad_token is None:  # many causal LMs ship none; padding is masked out anyway
             tokenizer.pad_token = tokenizer.eos_token
-        device = resolve_device(self.source.device)
-        model = AutoModelForCausalLM.from_pretrained(self.source.model, dtype=resolve_dtype(self.source.dtype),
-                                                     **kwargs)
-        model.to(device).eval()
-        log.info("loaded %s on %s", self.source.gguf_path or self.source.model, device)
+        model, device = self.load_pretrained(AutoModelForCausalLM)
+        log.info("loaded %s on %s", self.source.gguf_path or self.source.pretrained, device)
         return LoadedCausalLM(model, tokenizer, device)
 
     def run_inference(self, batch: Sequence[TextRequest], model: LoadedCausalLM,

@@ -15,7 +15,6 @@ from typing import Any, Iterable, Optional, Sequence
 import numpy as np
 
 from tunescribe.transforms.models.base import TunescribeModelHandler
-from tunescribe.transforms.models.causal_lm import resolve_device, resolve_dtype
 from tunescribe.transforms.models.generation import resample
 
 EXAMPLE_RATE = 48000  # every released CLAP checkpoint (and ClapFeatureExtractor's default) uses it
@@ -47,12 +46,9 @@ class ClapScorer(TunescribeModelHandler):
     def load_model(self) -> LoadedClap:
         from transformers import ClapModel, ClapProcessor
 
-        kwargs = self.source.from_pretrained_kwargs()
-        device = resolve_device(self.source.device)
-        model = ClapModel.from_pretrained(self.source.model, dtype=resolve_dtype(self.source.dtype), **kwargs)
-        model.to(device).eval()
-        processor = ClapProcessor.from_pretrained(self.source.model, **kwargs)
-        log.info("loaded %s on %s (%d Hz)", self.source.model, device, processor.feature_extractor.sampling_rate)
+        model, device = self.load_pretrained(ClapModel)
+        processor = ClapProcessor.from_pretrained(self.source.pretrained, **self.source.from_pretrained_kwargs())
+        log.info("loaded %s on %s (%d Hz)", self.source.pretrained, device, processor.feature_extractor.sampling_rate)
         return LoadedClap(model, processor, device)
 
     def run_inference(self, batch: Sequence[tuple[np.ndarray, list[str]]], model: LoadedClap,

@@ -49,7 +49,6 @@ MEL_LOW_HZ, MEL_HIGH_HZ = 125.0, 7500.0
 LOG_OFFSET = 0.001
 PATCH_FRAMES = 96
 PATCH_HOP = 48
-PATCH_HOP_S = PATCH_HOP * HOP / RATE  # 0.48 s
 
 MODEL_FILE = "model.onnx"
 WEIGHTS_FILE = "model.data"
@@ -226,7 +225,7 @@ class YamnetHandler(TunescribeModelHandler[Any, PatchScores, LoadedYamnet]):
     of the graph and weights files (12 hex digits), so a changed model shows in every tag."""
 
     def __init__(self, folder: str, batching: Batching = Batching(max_batch_size=16)):
-        super().__init__(ModelSource(folder), batching)
+        super().__init__(ModelSource(model=folder), batching)
         self.folder = folder
         self._identity: Optional[tuple[str, str]] = None
 

@@ -41,11 +41,6 @@ def instrument_mentions(text: str, strict: bool = True) -> list[tuple[str, str]]
     return found
 
 
-def _near(word: str, vocabulary: set[str]) -> bool:
-    """`word` or a spelling one edit or swap away (tags are typed by people: "paino", "strumpets")."""
-    return _near_any(word, _near_keys(vocabulary))
-
-
 def _near_keys(vocabulary) -> set[tuple]:
     """Every key under which `_near_any` finds a word within one edit or swap of a vocabulary word
     (of five letters or more): built once per vocabulary, so each word costs a few set lookups

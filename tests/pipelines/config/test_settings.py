@@ -21,30 +21,20 @@ from pydantic import BaseModel
 
 import tunescribe.transforms
 from tunescribe.pipelines.config import BuildConfig, ConfigError, load_config
+from tunescribe.transforms.attributes.settings import TaggerSettings
 from tunescribe.transforms.audio.settings import AudioSettings, SegmentSettings, StatsSettings
 from tunescribe.transforms.captions.settings import TemplateCaptions
 from tunescribe.transforms.corpus.settings import ErrorRatioGuard
 from tunescribe.transforms.ingest.settings import ColumnMapping, RemoteOptions, YoutubeOptions
 from tunescribe.transforms.models.generation import Endpoint, GenerationParams
+from tunescribe.transforms.models.settings import ModelSource
 from tunescribe.transforms.quality.rules import CaptionRules
 from tunescribe.transforms.quality.settings import Decisions, DedupRules, EvalSetSpec
 from tunescribe.transforms.settings import Settings
 
 EMBEDDED = {AudioSettings, SegmentSettings, StatsSettings, ColumnMapping, RemoteOptions, YoutubeOptions, Decisions,
-            CaptionRules, DedupRules, EvalSetSpec, ErrorRatioGuard, GenerationParams, Endpoint, TemplateCaptions}
-# Stage types the config still mirrors, each with why it is not embedded yet. The test fails when
-# one stops mirroring (take it off) and when a new one appears.
-NOT_YET = {
-    # (config model, stage type): where a local model comes from, built by config/caption_models.py's
-    # source() and by the tagging and CLAP steps. Its module imports Beam's ML stack (torch), which
-    # reading a config must not, and the sections differ in which of its settings they offer.
-    ("TaggingConfig", "ModelSource"),
-    ("TransformersText", "ModelSource"),
-    ("TransformersAudio", "ModelSource"),
-    # The tagger's handler takes its settings one by one (the tagging stage is being reshaped
-    # into the one failure path of the model stages).
-    ("TaggingConfig", "AudioClassificationHandler"),
-}
+            CaptionRules, DedupRules, EvalSetSpec, ErrorRatioGuard, GenerationParams, Endpoint, TemplateCaptions,
+            ModelSource, TaggerSettings}
 
 
 def _types(annotation):
@@ -132,7 +122,7 @@ def test_the_config_embeds_the_stages_settings_types(walked):
 def test_no_config_section_repeats_a_stage_types_settings(walked):
     _, configs, stages = walked
     assert len(configs) > 10 and len(stages) > 100  # the walk reached the whole config and every stage module
-    assert _mirrors(configs, stages) == NOT_YET
+    assert _mirrors(configs, stages) == set()
 
 
 def test_the_check_finds_a_mirrored_section(walked):
@@ -190,6 +180,9 @@ inputs: [{type: manifest, path: m.csv}]
     ("youtube: {rate_limit: fast}", "youtube.rate_limit"),
     ("inputs: [{type: manifest, path: m.csv, columns: {pth: p}}]", "inputs.0.manifest.columns.pth: Extra inputs"),
     ("errors: {per_stage: {dedup: 0.5}}", "unknown stage(s) ['dedup']"),
+    ("tagging: {model: m, activation: tanh}", "tagging.activation"),
+    ("tagging: {model: m, top_k: 0}", "tagging.top_k"),
+    ("clap: {model: m, dtype: float8}", "clap.dtype"),
     ("captions: {models: [{backend: openai, base_url: 'http://h/v1', model: m, generation: {top_p: 0}}]}",
      "captions.models.0.openai.generation.top_p"),
 ])

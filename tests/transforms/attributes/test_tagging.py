@@ -14,8 +14,9 @@ from apache_beam.testing.util import assert_that, equal_to  # noqa: E402
 from tiny_models import LABELS, build_tiny_ast  # noqa: E402
 
 from tunescribe.schemas import Clip, Provenance, Tag  # noqa: E402
+from tunescribe.transforms.attributes.settings import TaggerSettings  # noqa: E402
 from tunescribe.transforms.attributes.tagging import AudioClassificationHandler, TagAudio, merge_tags  # noqa: E402
-from tunescribe.transforms.models.base import Batching, ModelSource  # noqa: E402
+from tunescribe.transforms.models.base import Batching  # noqa: E402
 
 
 def build_tiny_wav2vec2(path, seed=0):
@@ -46,7 +47,7 @@ def ast_dir(tmp_path_factory):
 
 
 def test_handler_scores_every_clip_with_labels_from_the_model(ast_dir):
-    handler = AudioClassificationHandler(ModelSource(ast_dir), top_k=3, threshold=0.0)
+    handler = AudioClassificationHandler(TaggerSettings(model=ast_dir, top_k=3, threshold=0.0))
     model = handler.load_model()
     assert model.multi_label and model.sample_rate == 16000
     results = list(handler.run_inference([clip("a"), clip("bb", seconds=0.4, rate=48000)], model))
@@ -60,14 +61,14 @@ def test_handler_scores_every_clip_with_labels_from_the_model(ast_dir):
 
 def test_softmax_scores_sum_to_one_for_single_label_models(tmp_path):
     path = build_tiny_ast(tmp_path / "single", multi_label=False)
-    handler = AudioClassificationHandler(ModelSource(path), top_k=len(LABELS), threshold=0.0)
+    handler = AudioClassificationHandler(TaggerSettings(model=path, top_k=len(LABELS), threshold=0.0))
     [result] = handler.run_inference([clip("a")], handler.load_model())
     assert sum(s for _, s in result.inference) == pytest.approx(1.0, abs=1e-5)
 
 
 def test_sequence_models_get_padded_batches(tmp_path):
     path = build_tiny_wav2vec2(tmp_path / "w2v")
-    handler = AudioClassificationHandler(ModelSource(path), top_k=2, threshold=0.0)
+    handler = AudioClassificationHandler(TaggerSettings(model=path, top_k=2, threshold=0.0))
     results = list(handler.run_inference([clip("a", 1.0), clip("b", 0.5)], handler.load_model()))
     assert [len(r.inference) for r in results] == [2, 2]
 
@@ -84,8 +85,8 @@ def test_merge_keeps_origin_and_score_of_both_sides():
 def test_tag_audio_stage_merges_tags_and_rejects_failed_batches(ast_dir):
     empty = dataclasses.replace(clip("empty"), samples=np.zeros((1, 0), np.float32))  # no audio: AST fails
     clips = [clip("a", tags=[Tag("rock", "genre", "manifest")]), clip("bb"), empty]
-    handler = AudioClassificationHandler(ModelSource(ast_dir), top_k=2, threshold=0.0,
-                                         batching=Batching(max_batch_size=1))
+    handler = AudioClassificationHandler(TaggerSettings(model=ast_dir, top_k=2, threshold=0.0),
+                                         Batching(max_batch_size=1))
     with beam.Pipeline() as p:
         tagged, rejects = p | beam.Create(clips) | TagAudio(handler)
         shape = tagged | beam.Map(lambda c: (c.key, [t.origin.split("@")[0] for t in c.tags]))

@@ -27,11 +27,11 @@ from tunescribe.transforms.models.openai_chat import Endpoint, OpenAIChatHandler
 def test_estimate_counts_exact_tokens_with_a_tokenizer_and_approximates_without(tmp_path):
     lm = build_causal_lm(tmp_path / "tiny-lm")
     tasks = (get_prompt("writing"), get_prompt("key_facts"))
-    local = Captioner("lm", CausalLMHandler(ModelSource(str(lm))), tasks)
+    local = Captioner("lm", CausalLMHandler(ModelSource(model=str(lm))), tasks)
     api = Captioner("api", OpenAIChatHandler(Endpoint(base_url="http://127.0.0.1:9/v1", model="gpt-x", max_requests=5)), tasks)
     audio = Captioner("ears", OpenAIChatHandler(Endpoint(base_url="http://127.0.0.1:9/v1", model="audio-x")),
                       (get_prompt("audio_caption"),))
-    costs = [CostModel(20, ModelSource(str(lm))), CostModel(50, None, 1.0, 2.0, max_requests=5), CostModel(30)]
+    costs = [CostModel(20, ModelSource(model=str(lm))), CostModel(50, None, 1.0, 2.0, max_requests=5), CostModel(30)]
     clips = [make_clip("k0", ("rock", "electric guitar")), make_clip("k1", ("jazz",), seconds=3.0),
              make_clip("k2", ())]
     path = tmp_path / "estimate.json"

@@ -127,7 +127,7 @@ def test_missing_model_folder_is_a_config_error_before_any_work(models, tmp_path
 def test_batching_does_not_change_a_sampled_caption(models):
     lm, _ = models
     params = GenerationParams(max_new_tokens=12, temperature=1.0, top_p=0.95, seed=3)
-    handler = CausalLMHandler(ModelSource(str(lm)), params, Batching(max_batch_size=8))
+    handler = CausalLMHandler(ModelSource(model=str(lm)), params, Batching(max_batch_size=8))
     loaded = handler.load_model()
     prompt = get_prompt("writing")
     requests = [TextRequest(prompt.render(tags), derive_seed(3, str(i), prompt.ref))
@@ -146,7 +146,7 @@ def test_batching_does_not_change_a_sampled_caption(models):
 def test_failing_batch_keeps_every_clip_and_rejects_each_request(models):
     _, whisper = models
     # The tiny Whisper decodes at most 128 positions: asking for more fails every generate call.
-    handler = AudioSeq2SeqHandler(ModelSource(str(whisper)), GenerationParams(max_new_tokens=500),
+    handler = AudioSeq2SeqHandler(ModelSource(model=str(whisper)), GenerationParams(max_new_tokens=500),
                                   Batching(max_batch_size=4))
     clips = [make_clip(f"k{i}", ("rock",)) for i in range(3)]
     kept, rejects = run_stage(Captioner("whisper", handler, (get_prompt("audio-direct"),)), clips)
@@ -161,7 +161,7 @@ def test_failing_batch_keeps_every_clip_and_rejects_each_request(models):
 
 def test_audio_batches_are_sized_by_audio_length(models):
     _, whisper = models
-    handler = RecordingAudioHandler(ModelSource(str(whisper)), GenerationParams(max_new_tokens=3),
+    handler = RecordingAudioHandler(ModelSource(model=str(whisper)), GenerationParams(max_new_tokens=3),
                                     Batching(max_batch_size=6))
     clips = [make_clip(f"k{i}", (), seconds=s) for i, s in enumerate([2.0, 2.0, 2.0, 5.0, 5.0, 1.0])]
     kept, rejects = run_stage(Captioner("whisper", handler, (get_prompt("audio-direct"),)), clips)
@@ -189,7 +189,7 @@ def captioned_by(captioners, elements):
 
 def test_a_redo_asks_only_for_the_captions_named_and_puts_them_in_place(models):
     lm, _ = models
-    handler = CausalLMHandler(ModelSource(str(lm)), GenerationParams(max_new_tokens=6), Batching(max_batch_size=4))
+    handler = CausalLMHandler(ModelSource(model=str(lm)), GenerationParams(max_new_tokens=6), Batching(max_batch_size=4))
     first = Captioner("first", handler, (get_prompt("writing"), get_prompt("summary")))
     second = Captioner("second", handler, (get_prompt("short"),))
     clip = make_clip("k0", ("rock", "guitar"))

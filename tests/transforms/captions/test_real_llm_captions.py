@@ -105,9 +105,11 @@ def test_missing_gguf_is_a_config_error_before_any_work(smollm2_gguf, audio_dev,
 def test_gguf_named_as_file_or_as_folder_plus_file_is_the_same_model(smollm2_gguf):
     from tunescribe.transforms.models.base import ModelSource
 
-    as_file = ModelSource(str(smollm2_gguf))
-    as_pair = ModelSource(str(smollm2_gguf.parent), gguf_file=smollm2_gguf.name)
-    assert as_file == as_pair and as_file.from_pretrained_kwargs()["gguf_file"] == smollm2_gguf.name
+    as_file = ModelSource(model=str(smollm2_gguf))
+    as_pair = ModelSource(model=str(smollm2_gguf.parent), gguf_file=smollm2_gguf.name)
+    assert as_file.checkpoint == as_pair.checkpoint == (str(smollm2_gguf.parent), smollm2_gguf.name)
+    assert as_file.from_pretrained_kwargs() == as_pair.from_pretrained_kwargs()
+    assert as_file.from_pretrained_kwargs()["gguf_file"] == smollm2_gguf.name
     assert as_file.identity() == (smollm2_gguf.name, file_sha256(str(smollm2_gguf)))
 
 
@@ -116,6 +118,6 @@ def test_example_configs_name_the_fetched_model(smollm2_gguf):
 
     examples = pathlib.Path(__file__).resolve().parents[3] / "examples" / "smollm2"
     [local] = load(str(examples / "config.yaml")).captions.models
-    assert local.source().identity()[0] == smollm2_gguf.name
+    assert local.identity()[0] == smollm2_gguf.name
     [served] = load(str(examples / "config-openai.yaml")).captions.models
     assert served.revision == file_sha256(str(smollm2_gguf))  # the GGUF the served folder came from

@@ -131,7 +131,7 @@ def test_concurrency_is_bounded(concurrency):
 
 def test_audio_chat_endpoint_gets_resampled_wav_and_instruction(tmp_path):
     whisper = build_whisper(tmp_path / "tiny-whisper")
-    handler = AudioSeq2SeqHandler(ModelSource(str(whisper)), GenerationParams(max_new_tokens=5))
+    handler = AudioSeq2SeqHandler(ModelSource(model=str(whisper)), GenerationParams(max_new_tokens=5))
     model = handler.load_model()
     received = []
 

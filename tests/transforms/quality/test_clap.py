@@ -48,7 +48,7 @@ def clap_dir(tmp_path_factory):
 
 
 def test_handler_loads_a_local_folder_and_scores_deterministically(clap_dir):
-    handler = ClapScorer(ModelSource(str(clap_dir)))
+    handler = ClapScorer(ModelSource(model=str(clap_dir)))
     model = handler.load_model()
     rng = np.random.default_rng(0)
     long = (0.1 * rng.standard_normal(48000 * 25)).astype(np.float32)  # longer than the model's 10 s
