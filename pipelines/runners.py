@@ -12,7 +12,7 @@ import os
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
-from apache_beam.runners.worker import bundle_processor
+from apache_beam.runners.worker import bundle_processor, sdk_worker
 
 from tunescribe.pipelines.config import BuildConfig, ConfigError, ManifestInput
 
@@ -65,22 +65,46 @@ def audio_workers(cfg: BuildConfig, options: PipelineOptions) -> int:
 
 
 def new_pipeline(options: PipelineOptions) -> beam.Pipeline:
-    """A pipeline whose in-process SDK worker (the DirectRunner's) frees each bundle's output buffer
-    when the bundle finishes.
+    """A pipeline whose in-process SDK worker (the DirectRunner's) lets go of finished steps.
 
-    Beam's `DataOutputOperation` keeps the stream it encoded a bundle's output into, and the worker
-    caches the operation with its bundle processor for reuse. So each of a build's ~110 fused steps
-    holds a malloc'd buffer as large as its last output (up to Beam's 10 MB flush size) until the
-    pipeline ends: 150 MiB of the 1-worker build's 718 MiB peak at 3.6 h of audio
-    (benchmarks/audio_path.py), growing with the corpus. The next bundle sets a stream of its own,
-    so nothing reads the old one once it is closed."""
-    if not getattr(bundle_processor.DataOutputOperation.finish, "releases_stream", False):
-        keep_stream = bundle_processor.DataOutputOperation.finish
-
-        def finish(self) -> None:
-            keep_stream(self)
-            self.output_stream = None
-
-        finish.releases_stream = True
-        bundle_processor.DataOutputOperation.finish = finish
+    Beam's worker keeps, for the whole run, two things a batch build's ~110 fused steps never use
+    again (measured on the 1-worker build of 3.6 h of audio, benchmarks/audio_path.py):
+    - each step's last output stream, and with it a malloc'd buffer as large as the step's output
+      (up to Beam's 10 MB flush size): 150 MiB of the 718 MiB peak, growing with the corpus;
+    - each step's bundle processor (its DoFns, coders, counters), cached for a next bundle:
+      30-50 MiB.
+    The next bundle of a step sets a stream of its own, so nothing reads the old one once it is
+    closed; and the worker now keeps the processors of its last `KEPT_PROCESSORS` steps only."""
+    if not getattr(bundle_processor.DataOutputOperation.finish, "tunescribe", False):
+        _release_finished_streams()
+        _bound_processor_cache()
     return beam.Pipeline(options=options)
+
+
+KEPT_PROCESSORS = 8  # steps whose bundle processors stay cached: a step's bundles run close together
+
+
+def _release_finished_streams() -> None:
+    beams_finish = bundle_processor.DataOutputOperation.finish
+
+    def finish(self) -> None:
+        beams_finish(self)
+        self.output_stream = None
+
+    finish.tunescribe = True
+    bundle_processor.DataOutputOperation.finish = finish
+
+
+def _bound_processor_cache() -> None:
+    beams_release = sdk_worker.BundleProcessorCache.release
+
+    def release(self, instruction_id: str) -> None:
+        beams_release(self, instruction_id)  # resets the processor and caches it
+        with self._lock:
+            idle = sorted(self.last_access_times, key=self.last_access_times.get)[:-KEPT_PROCESSORS]
+            for descriptor_id in idle:
+                del self.last_access_times[descriptor_id]
+        for descriptor_id in idle:  # as Beam's own idle timeout does it, outside the lock
+            self._shutdown_cached_bundle_processors(self.cached_bundle_processors.pop(descriptor_id, []))
+
+    sdk_worker.BundleProcessorCache.release = release

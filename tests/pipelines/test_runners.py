@@ -1,4 +1,4 @@
-"""pipelines/runners.py: the pipeline a command runs frees each finished bundle's output buffer."""
+"""pipelines/runners.py: the pipeline a command runs lets go of the steps it has finished."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import gc
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
-from apache_beam.runners.worker import bundle_processor
+from apache_beam.runners.worker import bundle_processor, sdk_worker
 from apache_beam.runners.worker.data_plane import ClosableOutputStream
 from apache_beam.testing.util import BeamAssertException, assert_that
 
-from tunescribe.pipelines.runners import new_pipeline
+from tunescribe.pipelines.runners import KEPT_PROCESSORS, new_pipeline
 
-BEAMS_OWN_FINISH = bundle_processor.DataOutputOperation.finish  # taken at collection, before any test patched it
+# Taken at collection, before any test made a pipeline with new_pipeline.
+BEAMS_OWN_FINISH = bundle_processor.DataOutputOperation.finish
+BEAMS_OWN_RELEASE = sdk_worker.BundleProcessorCache.release
 BIG = 4 << 20  # one step's output, encoded: well above a stream's starting size, under Beam's 10 MB flush
 DIRECT = PipelineOptions(["--runner=DirectRunner"])
 
@@ -21,7 +23,8 @@ def _held_buffers(_) -> int:
     """Output streams alive in this process (the in-process worker's) that hold a whole big
     output, counted from a step that runs after the big one finished."""
     gc.collect()
-    return sum(isinstance(s, ClosableOutputStream) and s.size() >= BIG for s in gc.get_objects())
+    # type(), not isinstance(): the heap holds dead weak proxies, which raise on isinstance.
+    return sum(issubclass(type(s), ClosableOutputStream) and s.size() >= BIG for s in gc.get_objects())
 
 
 def _check(held_ok):
@@ -47,3 +50,25 @@ def test_beam_alone_keeps_a_finished_steps_output_buffer(monkeypatch):
 
 def test_a_finished_steps_output_buffer_is_freed():
     _run_big_step(new_pipeline(DIRECT), lambda held: held == 0)
+
+
+def _live_processors(_) -> int:
+    gc.collect()
+    return sum(type(o) is bundle_processor.BundleProcessor for o in gc.get_objects())
+
+
+def _run_many_steps(pipeline: beam.Pipeline, steps: int, count_ok) -> None:
+    with pipeline as p:
+        pcoll = p | beam.Create([0])
+        for n in range(steps):  # each shuffle ends a fused step: one bundle processor each
+            pcoll = pcoll | f"Step{n}" >> beam.Map(lambda x: x + 1) | f"Shuffle{n}" >> beam.Reshuffle()
+        assert_that(pcoll | "Live" >> beam.Map(_live_processors), _check(count_ok))
+
+
+def test_beam_alone_caches_a_processor_per_step(monkeypatch):
+    monkeypatch.setattr(sdk_worker.BundleProcessorCache, "release", BEAMS_OWN_RELEASE)
+    _run_many_steps(beam.Pipeline(options=DIRECT), 3 * KEPT_PROCESSORS, lambda live: live > 3 * KEPT_PROCESSORS)
+
+
+def test_processors_of_earlier_steps_are_let_go():
+    _run_many_steps(new_pipeline(DIRECT), 3 * KEPT_PROCESSORS, lambda live: live <= KEPT_PROCESSORS + 1)

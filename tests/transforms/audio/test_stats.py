@@ -77,6 +77,29 @@ def test_loudness_range_of_the_ebu_step_signal():
     assert audio_stats(sine(2, rate), rate)["loudness_range_lu"] == 0.0  # one short-term window: no range
 
 
+@pytest.mark.parametrize("rate,channels", [(48000, 1), (44100, 2)])
+def test_k_weighting_is_scipys_sosfilt_bit_for_bit(rate, channels):
+    import scipy.signal
+
+    x = np.random.default_rng(channels).standard_normal((channels, 3 * rate)).astype(np.float32) * 0.3
+    expected = scipy.signal.sosfilt(loudness._k_weighting32(rate), x, axis=-1)
+    assert loudness._sosfilt_kernel() is not None  # this scipy has it: the test compares the kernel, not the fallback
+    assert np.array_equal(loudness.k_weighted(x, rate), expected)
+
+
+def test_measuring_a_clip_does_not_import_scipy_signal():
+    """What the kernel is loaded for: scipy.signal brings scipy.stats and ~70 MiB with it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from tunescribe.transforms.audio.stats import audio_stats\n"
+            "audio_stats(np.random.default_rng(0).standard_normal((1, 48000)).astype(np.float32) * 0.1, 48000)\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('scipy.signal', 'scipy.stats'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['scipy.signal._sosfilt']"
+
+
 def test_true_peak_finds_the_peak_between_samples():
     # A sine at a quarter of the rate, 45 degrees off: every sample sits at 0.707 of the peak.
     x = sine(1, 48000, 12000, 1.0, np.pi / 4)
