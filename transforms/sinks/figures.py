@@ -1,10 +1,8 @@
 """The report's pictures: bar charts and histograms as inline SVG text, spectrograms as PNG bytes.
 
-The charts are a few rects and texts written here rather than drawn by a plotting library: that
-library's import and canvas cost ~50 MiB at the end of a build, when the process is at its peak.
-Coordinates have one fixed decimal and nothing depends on time, so the same data gives the same
-bytes. Spectrograms map the dB image through a colour table straight into a PNG (the report labels
-their axes in text).
+The charts are rects and texts written here, not drawn by a plotting library, whose import and canvas
+cost ~40 MiB at the end of a build, when the process is at its peak. Coordinates have one fixed decimal,
+so the same data gives the same bytes. Spectrograms go through a colour table straight into a PNG.
 """
 
 from __future__ import annotations
@@ -43,10 +41,11 @@ def _text(x: float, y: float, text, anchor: str = "middle", size: int = 10) -> s
     return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}">{_esc(text)}</text>'
 
 
-def _axis(ticks: list[float], at, y: float) -> str:
-    """Tick marks and their labels below a horizontal axis; `at` maps a tick value to x."""
-    return "".join(f'<line x1="{at(t):.1f}" x2="{at(t):.1f}" y1="{y:.1f}" y2="{y + 4:.1f}" stroke="#333"/>'
-                   + _text(at(t), y + 14, f"{t:g}") for t in ticks)
+def _axis(ticks: list[float], at, y: float, x0: float, x1: float) -> str:
+    """A horizontal axis from x0 to x1 with tick marks and labels below; `at` maps a tick value to x."""
+    return f'<line x1="{x0:.1f}" x2="{x1:.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="#333"/>' + "".join(
+        f'<line x1="{at(t):.1f}" x2="{at(t):.1f}" y1="{y:.1f}" y2="{y + 4:.1f}" stroke="#333"/>'
+        + _text(at(t), y + 14, f"{t:g}") for t in ticks)
 
 
 def _svg(width: float, height: float, label: str, body: str) -> str:
@@ -61,20 +60,14 @@ def bars(counts: dict, title: str, xlabel: str = "count") -> str:
     numbers = [max(0.0, float(v)) for v in counts.values()]
     ticks = _ticks(max(numbers, default=0.0))
     left, width, row = 12 + CHAR_PX * max((len(x) for x in labels), default=1), 440.0, 18
-    height, plot_w = 62.0 + row * len(labels), width - 20 - left
-
-    def at(value: float) -> float:
-        return left + plot_w * value / ticks[-1]
-
+    height, scale = 62.0 + row * len(labels), (420 - left) / ticks[-1]
     body = _text(width / 2, 16, title, size=12)
     for n, (label, value) in enumerate(zip(labels, numbers)):
-        y = 26 + n * row
-        body += (f'<rect x="{left:.1f}" y="{y + 2:.1f}" width="{at(value) - left:.1f}" height="{row - 4}" '
+        body += (f'<rect x="{left:.1f}" y="{28 + n * row:.1f}" width="{scale * value:.1f}" height="{row - 4}" '
                  f'fill="{COLOUR}"><title>{_esc(label)}: {value:g}</title></rect>'
-                 + _text(left - 4, y + row / 2 + 3.5, label, anchor="end"))
-    axis_y = 26 + row * len(labels)
-    body += f'<line x1="{left:.1f}" x2="{left + plot_w:.1f}" y1="{axis_y}" y2="{axis_y}" stroke="#333"/>'
-    body += _axis(ticks, at, axis_y) + _text(left + plot_w / 2, height - 6, xlabel)
+                 + _text(left - 4, 38.5 + n * row, label, anchor="end"))
+    body += _axis(ticks, lambda t: left + scale * t, 26 + row * len(labels), left, 420) + _text(
+        (left + 420) / 2, height - 6, xlabel)
     return _svg(width, height, title, body)
 
 
@@ -98,10 +91,9 @@ def histograms(values: dict[str, np.ndarray], bins: int = 40, columns: int = 3) 
                      f'width="{plot_w / bins:.1f}" height="{h:.1f}" fill="{COLOUR}"/>')
         body += "".join(_text(x0 - 4, y0 + plot_h - plot_h * t / yticks[-1] + 3.5, f"{t:g}", anchor="end")
                         for t in yticks)
-        body += (f'<path d="M{x0:.1f} {y0:.1f}V{y0 + plot_h:.1f}H{x0 + plot_w:.1f}" fill="none" stroke="#333"/>'
-                 + _axis(xticks, lambda t: x0 + plot_w * (t - lo) / (hi - lo), y0 + plot_h))
-    rows = max(1, math.ceil(len(values) / columns))
-    return _svg(panel_w * min(columns, max(1, len(values))), panel_h * rows, "histograms of " + ", ".join(values), body)
+        body += _axis(xticks, lambda t: x0 + plot_w * (t - lo) / (hi - lo), y0 + plot_h, x0, x0 + plot_w)
+    return _svg(panel_w * min(columns, len(values)), panel_h * math.ceil(len(values) / columns),
+                "histograms of " + ", ".join(values), body)
 
 
 def spectrogram(samples: np.ndarray, rate: int, n_fft: int = 512, height: int = 128, width: int = 360) -> bytes:
