@@ -183,11 +183,8 @@ def _rejects(facts: dict) -> str:
                              f"{r['detail']}" for r in entry["examples"])
         rows.append([stage, reason, entry["count"], examples])
     body = table(["stage", "reason", "count", "examples"], rows, numeric={2}) if rows else "<p>No rejects.</p>"
-    charts = ""
-    if rows:
-        charts = '<div class=charts>' + figures.bars(
-            {f"{s}/{r}": e["count"] for (s, r), e in facts["rejects"].items()}, "Rejects per stage/reason",
-            "items or clips") + "</div>"
+    charts = ('<div class=charts>' + figures.bars({f"{s}/{r}": e["count"] for (s, r), e in facts["rejects"].items()},
+                                                  "Rejects per stage/reason", "items or clips") + "</div>") if rows else ""
     return "<h2 id=rejects>Reject reasons</h2>" + charts + body
 
 
