@@ -73,14 +73,13 @@ def bars(counts: dict, title: str, xlabel: str = "count") -> str:
 
 
 def histograms(values: dict[str, np.ndarray], bins: int = 40, columns: int = 3) -> str:
-    """One histogram per named value list (non-finite values left out), in a grid, as one SVG."""
+    """One histogram per named value list (of its finite values, of which it has one or more), in a grid."""
     panel_w, panel_h, left, plot_w, plot_h = 320.0, 170.0, 40.0, 265.0, 110.0
     body = ""
     for n, (name, v) in enumerate(values.items()):
         x0, y0 = (n % columns) * panel_w + left, (n // columns) * panel_h + 24
-        v = np.asarray(v, dtype=np.float64)
-        v = v[np.isfinite(v)]
-        lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 1.0)
+        v = np.asarray(v, dtype=np.float64)[np.isfinite(v)]
+        lo, hi = float(v.min()), float(v.max())
         hi = hi if hi > lo else lo + 1.0
         counts, _ = np.histogram(v, bins=bins, range=(lo, hi))
         yticks = _ticks(float(counts.max()), most=4)
