@@ -1,9 +1,9 @@
 """The corpus's HTML report: one static file, no server, no script.
 
-Charts (matplotlib PNGs), a gallery of samples (audio player, spectrogram, tags, attributes,
+Charts (inline SVG), a gallery of samples (audio player, spectrogram, tags, attributes,
 stats and every caption with its provenance), the reject reasons with examples, and the captions
-the decisions dropped: counts per rule and per model/task, and what the model wrote. Images and
-audio are embedded as data: URIs, so the file can be mailed or opened from anywhere. Every piece
+the decisions dropped: counts per rule and per model/task, and what the model wrote. Spectrograms
+and audio are embedded as data: URIs, so the file can be mailed or opened from anywhere. Every piece
 of text from the data is HTML-escaped, and a Content-Security-Policy forbids scripts outright,
 so a caption or tag holding markup shows as text.
 """
@@ -30,7 +30,7 @@ body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1180px;padding:
 h1{font-size:24px;margin:8px 0} h2{font-size:19px;margin:28px 0 8px;border-bottom:1px solid #ccd}
 table{border-collapse:collapse;margin:6px 0} td,th{border:1px solid #d5d9e0;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f1f3f7} td.n{text-align:right;font-variant-numeric:tabular-nums}
-.charts{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start} .charts img{border:1px solid #e3e6eb}
+.charts{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start} .charts svg{border:1px solid #e3e6eb}
 .gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));gap:14px}
 .card{border:1px solid #d5d9e0;border-radius:6px;padding:10px;background:#fbfcfd}
 .card h3{font-size:13px;margin:0 0 4px;font-family:monospace} .card audio{width:100%} .card img.spec{width:100%;height:110px;display:block}
@@ -46,10 +46,6 @@ def esc(value) -> str:
 
 def data_uri(mime: str, data: bytes) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-
-
-def img(png: bytes, alt: str, cls: str = "") -> str:
-    return f'<img src="{data_uri("image/png", png)}" alt="{esc(alt)}"' + (f' class="{esc(cls)}"' if cls else "") + ">"
 
 
 def table(header: list[str], rows: list[list], numeric: set[int] = frozenset()) -> str:
@@ -100,10 +96,8 @@ def _splits(facts: dict) -> str:
     out = "<h2 id=splits>Splits</h2>" + table(["split", "clips", "hours", "shards", "artists", "tracks"], rows,
                                               numeric={1, 2, 3, 4, 5})
     if facts["splits"]:
-        charts = [img(figures.bars({k: v["clips"] for k, v in facts["splits"].items()}, "Clips per split", "clips"),
-                      "clips per split"),
-                  img(figures.bars({k: v["seconds"] / 3600 for k, v in facts["splits"].items()}, "Hours per split",
-                                   "hours"), "hours per split")]
+        charts = [figures.bars({k: v["clips"] for k, v in facts["splits"].items()}, "Clips per split", "clips"),
+                  figures.bars({k: v["seconds"] / 3600 for k, v in facts["splits"].items()}, "Hours per split", "hours")]
         out += f'<div class=charts>{"".join(charts)}</div>'
     return out
 
@@ -111,7 +105,7 @@ def _splits(facts: dict) -> str:
 def _distributions(facts: dict) -> str:
     note = (f" (every {facts['value_stride']}th clip)" if facts["value_stride"] > 1 else "")
     measured = {name: v for name, v in facts["values"].items() if np.isfinite(v).any()}
-    chart = img(figures.histograms(measured), "histograms of " + ", ".join(measured)) if measured else ""
+    chart = figures.histograms(measured) if measured else ""
     missing = sorted(set(facts["values"]) - set(measured))
     return (f"<h2 id=stats>Audio statistics{esc(note)}</h2><div class=charts>{chart}</div>"
             + (f"<p class=meta>Not measured in this corpus: {esc(', '.join(missing))}.</p>" if missing else ""))
@@ -120,14 +114,14 @@ def _distributions(facts: dict) -> str:
 def _labels(facts: dict) -> str:
     out = "<h2 id=tags>Tags, attributes and captions</h2><div class=charts>"
     if facts["tags"]:
-        out += img(figures.bars(facts["tags"], f"Top {len(facts['tags'])} tags", "clips"), "top tags")
+        out += figures.bars(facts["tags"], f"Top {len(facts['tags'])} tags", "clips")
     if facts["tag_categories"]:
-        out += img(figures.bars(facts["tag_categories"], "Tags per category", "tag uses"), "tags per category")
+        out += figures.bars(facts["tag_categories"], "Tags per category", "tag uses")
     if facts["captions"]:
-        out += img(figures.bars({f"{t} / {b}": n for (t, b), n in facts["captions"].items()},
-                                "Captions per task / backend", "captions"), "captions per task and backend")
+        out += figures.bars({f"{t} / {b}": n for (t, b), n in facts["captions"].items()},
+                            "Captions per task / backend", "captions")
     if facts["attributes"]:
-        out += img(figures.bars(facts["attributes"], "Attributes", "clips"), "attributes")
+        out += figures.bars(facts["attributes"], "Attributes", "clips")
     out += "</div>"
     prov = [[*k, n] for k, n in facts["caption_provenance"].items()]
     out += "<h3>Caption provenance</h3>" + table(
@@ -153,7 +147,8 @@ def _sample_card(corpus: str, row: dict) -> str:
     if audio:
         mono, rate = decode_preview(audio)
         media = (f'<audio controls preload="metadata" src="{data_uri("audio/flac", preview_flac(mono, rate))}"></audio>'
-                 + img(figures.spectrogram(mono, rate), f"spectrogram of {row['key']}", "spec")
+                 + f'<img class=spec src="{data_uri("image/png", figures.spectrogram(mono, rate))}"'
+                 + f' alt="spectrogram of {esc(row["key"])}">'
                  + f'<div class=meta>spectrogram: 0–{mono.size / rate:.1f} s, 0–{rate / 2000:g} kHz, 80 dB</div>')
     prov = row["provenance"]
     meta = [f"split {row['split']}", f"source {row['source_id']}", f"{row['start_s']:.2f}–{row['end_s']:.2f} s"]
@@ -188,11 +183,8 @@ def _rejects(facts: dict) -> str:
                              f"{r['detail']}" for r in entry["examples"])
         rows.append([stage, reason, entry["count"], examples])
     body = table(["stage", "reason", "count", "examples"], rows, numeric={2}) if rows else "<p>No rejects.</p>"
-    charts = ""
-    if rows:
-        charts = '<div class=charts>' + img(figures.bars(
-            {f"{s}/{r}": e["count"] for (s, r), e in facts["rejects"].items()}, "Rejects per stage/reason", "items or clips"),
-            "rejects per reason") + "</div>"
+    charts = ('<div class=charts>' + figures.bars({f"{s}/{r}": e["count"] for (s, r), e in facts["rejects"].items()},
+                                                  "Rejects per stage/reason", "items or clips") + "</div>") if rows else ""
     return "<h2 id=rejects>Reject reasons</h2>" + charts + body
 
 
@@ -206,10 +198,9 @@ def _dropped_captions(facts: dict, stats: dict) -> str:
     samples = [[stage, reason, f"{r['key']} #{r['caption_index']}", f"{r['backend']}:{r['model_id'] or '-'}",
                 r["task"], r["text"], r["detail"]]
                for (stage, reason), e in dropped.items() for r in e["examples"]]
-    charts = '<div class=charts>' + img(figures.bars(
-        {f"{s}/{r}": e["count"] for (s, r), e in dropped.items()}, "Dropped captions per rule", "captions"),
-        "dropped captions per rule") + (img(figures.bars(by_model, "Dropped captions per model/task", "captions"),
-                                            "dropped captions per model and task") if by_model else "") + "</div>"
+    charts = '<div class=charts>' + figures.bars(
+        {f"{s}/{r}": e["count"] for (s, r), e in dropped.items()}, "Dropped captions per rule", "captions") + (
+        figures.bars(by_model, "Dropped captions per model/task", "captions") if by_model else "") + "</div>"
     return (f"<h2 id=dropped>Dropped captions</h2><p class=meta>{sum(e['count'] for e in dropped.values())} "
             f"caption(s) taken off their clips; each is in {layout.DROPPED_CAPTIONS_FILE} with its text, "
             "provenance and every rule it failed.</p>" + charts

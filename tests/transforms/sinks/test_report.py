@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import shutil
+import xml.etree.ElementTree as ET
 
 import pytest
 from mtg_corpus import MARKUP
@@ -18,6 +20,10 @@ PAGE_FACTS = """(() => {
   const imgs = [...document.images], audios = [...document.querySelectorAll('audio')];
   return {
     images: imgs.length,
+    charts: [...document.querySelectorAll('.charts svg')].map(s => {
+      const box = s.getBoundingClientRect();
+      return {label: s.getAttribute('aria-label'), width: box.width, height: box.height, bars: s.querySelectorAll('rect').length};
+    }),
     broken: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt),
     audios: audios.length,
     audio_states: audios.map(a => ({ready: a.readyState, error: a.error && a.error.code, duration: a.duration})),
@@ -68,7 +74,8 @@ def test_report_opens_without_console_errors(browser, page):
 
 def test_every_image_and_audio_element_loads(page, mtg_corpus):
     facts, _ = page
-    assert facts["images"] >= 15 and facts["broken"] == []
+    # One spectrogram per gallery clip; the charts are inline SVG, not images.
+    assert facts["images"] >= 12 and facts["broken"] == []
     # One player per gallery clip, each decoded far enough to know its length.
     assert facts["audios"] >= 12
     for state in facts["audio_states"]:
@@ -88,3 +95,19 @@ def test_screenshot_is_saved(page):
     _, shot = page
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000
+
+
+def test_charts_are_inline_svg_drawn_with_bars(page, mtg_corpus):
+    facts, _ = page
+    labels = [c["label"] for c in facts["charts"]]
+    assert labels[:2] == ["Clips per split", "Hours per split"] and "Top 30 tags" in labels
+    assert any(label.startswith("histograms of duration_s, peak_dbfs") for label in labels)
+    assert "Rejects per stage/reason" in labels and "Dropped captions per rule" in labels
+    for chart in facts["charts"]:
+        assert chart["width"] > 300 and chart["height"] > 80 and chart["bars"] >= 1, chart
+    # Each chart is well-formed XML on its own (the page's HTML parser would forgive what XML does not).
+    source = (mtg_corpus.corpus / "report.html").read_text()
+    svgs = re.findall(r"<svg.*?</svg>", source)
+    assert len(svgs) == len(facts["charts"])
+    for svg in svgs:
+        assert ET.fromstring(svg).tag == "{http://www.w3.org/2000/svg}svg"
