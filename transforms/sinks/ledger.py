@@ -38,10 +38,7 @@ from typing import Optional
 
 import apache_beam as beam
 import pyarrow as pa
-import pyarrow.parquet as pq
 from apache_beam.io import fileio
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindows
 
 from tunescribe.schemas import CLIP_SCHEMA, REJECT_SCHEMA, Clip, Reject
@@ -49,6 +46,7 @@ from tunescribe.schemas.layout import source_key_of
 from tunescribe.transforms import failpoints
 from tunescribe.transforms.audio.store import AudioStore
 from tunescribe.transforms.captions.redo import Redo
+from tunescribe.transforms.corpus.readers import read_table
 from tunescribe.transforms.sinks.files import write_bytes_atomically
 from tunescribe.transforms.sinks.parquet import parquet_bytes
 
@@ -176,9 +174,7 @@ class _Commit(beam.DoFn):
 
 def read_ledger(path: str) -> list[tuple[str, dict]]:
     """(item key, record) for every record of one ledger file."""
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        table = pq.read_table(f)
-    return [(row["item"], row) for row in table.to_pylist()]
+    return [(row["item"], row) for row in read_table(path).to_pylist()]
 
 
 def _unique(rows: list[dict]) -> list[dict]:
