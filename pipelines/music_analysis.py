@@ -46,11 +46,10 @@ def tag_audio(clips, cfg: BuildConfig, store: AudioStore):
         from tunescribe.transforms.attributes.yamnet_tags import TagWithYamnet
         from tunescribe.transforms.models.yamnet import YamnetHandler
 
-        listening = clips | "AudioTagsListen" >> beam.ParDo(LoadAudio(store))
-        tagged, bad = listening | "AudioTags" >> TagWithYamnet(YamnetHandler(yamnet, Batching(max_batch_size=t.batch_size)))
-        return tagged | "AudioTagsDone" >> beam.Map(drop_audio), [bad]
-    handler = AudioClassificationHandler(t, Batching(max_batch_size=t.batch_size,
-                                                     resource_hints=cfg.resources.hints()))
+        tagger = TagWithYamnet(YamnetHandler(yamnet, Batching(max_batch_size=t.batch_size)))
+    else:
+        tagger = TagAudio(AudioClassificationHandler(t, Batching(max_batch_size=t.batch_size,
+                                                                 resource_hints=cfg.resources.hints())))
     listening = clips | "AudioTagsListen" >> beam.ParDo(LoadAudio(store))
-    tagged, bad = listening | "AudioTags" >> TagAudio(handler)
+    tagged, bad = listening | "AudioTags" >> tagger
     return tagged | "AudioTagsDone" >> beam.Map(drop_audio), [bad]

@@ -32,7 +32,6 @@ WIDS_SUFFIX = ".wids.json"
 MANIFEST_SCHEMA = "tunescribe.manifest/1"
 
 
-
 def clip_key(source_key: str, clip_index: int) -> str:
     return f"{source_key}_{clip_index:05d}"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import time
@@ -30,6 +29,7 @@ from tunescribe.schemas.layout import (
     WIDS_SUFFIX,
     WORK_DIR,
 )
+from tunescribe.transforms.corpus import readers
 from tunescribe.transforms.sinks.files import TMP_MARK, list_files
 
 log = logging.getLogger("tunescribe")
@@ -107,8 +107,7 @@ def run_build(cfg: BuildConfig, beam_args: list[str], progress_every: float = 0)
                           ("items_recaptioned", "restored to ask again for captions that failed for now")):
         if counted := result.metrics().query(MetricsFilter().with_name(counter))["counters"]:
             log.info("resumed: %d source item(s) %s", sum(c.committed or c.attempted or 0 for c in counted), what)
-    with FileSystems.open(f"{cfg.output.rstrip('/')}/{STATS_FILE}") as f:
-        return json.load(f)
+    return readers.read_json(f"{cfg.output.rstrip('/')}/{STATS_FILE}")
 
 
 def summary(stats: dict, wall_s: float) -> str:

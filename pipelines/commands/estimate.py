@@ -9,17 +9,16 @@ the build's first stages keep go to a temporary folder), so it estimates the who
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from tunescribe.pipelines.build import build_pipeline
 from tunescribe.pipelines.commands import EXIT_OVER_BUDGET
 from tunescribe.pipelines.config import check_inputs, load_config
 from tunescribe.pipelines.runners import new_pipeline
+from tunescribe.transforms.corpus import readers
 
 
 def add_arguments(parser) -> None:
@@ -56,7 +55,6 @@ def run(args, beam_args: list[str]) -> int:
         path = args.json or os.path.join(tmp, "estimate.json")
         with new_pipeline(PipelineOptions(beam_args)) as p:
             build_pipeline(p, cfg, estimate_path=path)
-        with FileSystems.open(path) as f:
-            estimate = json.load(f)
+        estimate = readers.read_json(path)
     print(table(estimate))
     return 0 if all(c.get("within_budget", True) for c in estimate["captioners"]) else EXIT_OVER_BUDGET

@@ -21,14 +21,12 @@ themselves and needs `tunescribe build`. The source corpus is never written to.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from collections import Counter
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from tunescribe.pipelines.build import audio_store, tool_version
@@ -181,8 +179,7 @@ def run_filter(corpus: str, cfg: BuildConfig, beam_args: list[str]) -> dict:
     p = new_pipeline(options)
     filter_pipeline(p, corpus, cfg, audio_workers(cfg, options))
     p.run().wait_until_finish()
-    with FileSystems.open(layout.join(cfg.output, layout.STATS_FILE)) as f:
-        return json.load(f)
+    return readers.read_json(layout.join(cfg.output, layout.STATS_FILE))
 
 
 def run(args, beam_args) -> int:

@@ -8,52 +8,10 @@ sections `quality`, `remote`, `youtube` and the manifests' `columns` are the sta
 types (transforms/), embedded as they are: each setting is defined once, with its stage.
 """
 
-from tunescribe.pipelines.config.base import (
-    ConfigError,
-    Section,
-    resolve_model_path,
-    resolve_path,
-)
-from tunescribe.pipelines.config.inputs import (
-    FolderInput,
-    Input,
-    ManifestInput,
-)
-from tunescribe.pipelines.config.load import (
-    BuildConfig,
-    check_inputs,
-    load_config,
-)
-from tunescribe.pipelines.config.output import (
-    ResourcesConfig,
-    ShardsConfig,
-    SplitConfig,
-)
-from tunescribe.pipelines.config.quality import (
-    ClapConfig,
-)
-from tunescribe.pipelines.config.stages import (
-    AttributesConfig,
-    CaptionsConfig,
-    TaggingConfig,
-)
+from tunescribe.pipelines.config.base import ConfigError
+from tunescribe.pipelines.config.inputs import FolderInput, ManifestInput
+from tunescribe.pipelines.config.load import BuildConfig, check_inputs, load_config
+from tunescribe.pipelines.config.output import ResourcesConfig
 
-__all__ = [
-    "ConfigError",
-    "Section",
-    "resolve_model_path",
-    "resolve_path",
-    "FolderInput",
-    "Input",
-    "ManifestInput",
-    "AttributesConfig",
-    "CaptionsConfig",
-    "TaggingConfig",
-    "ClapConfig",
-    "ResourcesConfig",
-    "ShardsConfig",
-    "SplitConfig",
-    "BuildConfig",
-    "check_inputs",
-    "load_config",
-]
+__all__ = ["BuildConfig", "ConfigError", "FolderInput", "ManifestInput", "ResourcesConfig", "check_inputs",
+           "load_config"]

@@ -4,12 +4,9 @@ LICENCE: Essentia is AGPL-3.0. Enabling this backend (attributes.extractors: [es
 the corpus build depend on AGPL software; install it yourself with `pip install essentia`.
 tunescribe neither requires nor ships it.
 
-- tempo: `RhythmExtractor2013` (the "degara" beat tracker by default, or the slower and more
-  robust "multifeature" one), confidence from the beats' agreement (multifeature's 0..5.32
-  scale mapped onto 0..1; degara gives none, so its tempo's confidence is the regularity of
-  the beat intervals);
-- key: `KeyExtractor` with the "edma" profile by default (others: bgate, temperley,
-  krumhansl, shaath...), confidence = its key strength.
+- tempo: `RhythmExtractor2013` with the "degara" beat tracker, which gives no confidence: the
+  tempo's confidence is the regularity of the beat intervals;
+- key: `KeyExtractor` with the "edma" profile, confidence = its key strength.
 """
 
 from __future__ import annotations
@@ -19,19 +16,12 @@ import numpy as np
 from tunescribe.schemas import Attribute
 from tunescribe.transforms.attributes.base import AttributeExtractor, key_name, parse_key
 
-MULTIFEATURE_MAX_CONFIDENCE = 5.32  # the multifeature tracker's confidence ceiling (Essentia docs)
-
 
 class EssentiaExtractor(AttributeExtractor):
     name = "essentia"
     licence = "AGPL-3.0 (Essentia)"
     rate = 44100  # Essentia's rhythm algorithms assume 44.1 kHz
-
-    def __init__(self, rhythm_method: str = "degara", key_profile: str = "edma"):
-        if rhythm_method not in ("degara", "multifeature"):
-            raise ValueError(f"rhythm_method must be degara or multifeature, not {rhythm_method!r}")
-        self.rhythm_method, self.key_profile = rhythm_method, key_profile
-        self._es = None
+    _es = None  # essentia.standard once set up
 
     def setup(self) -> None:
         try:
@@ -42,8 +32,8 @@ class EssentiaExtractor(AttributeExtractor):
         essentia.log.infoActive = False
         essentia.log.warningActive = False
         self._es, self._version = es, essentia.__version__
-        self._rhythm = es.RhythmExtractor2013(method=self.rhythm_method)
-        self._key = es.KeyExtractor(profileType=self.key_profile, sampleRate=self.rate)
+        self._rhythm = es.RhythmExtractor2013(method="degara")
+        self._key = es.KeyExtractor(profileType="edma", sampleRate=self.rate)
 
     def version(self) -> str:
         return getattr(self, "_version", "")
@@ -54,12 +44,9 @@ class EssentiaExtractor(AttributeExtractor):
         y = np.ascontiguousarray(mono, dtype=np.float32)
         out = []
         if y.shape[0] >= 4 * self.rate and np.any(y):
-            bpm, beats, confidence, _, intervals = self._rhythm(y)
-            if bpm > 0:
-                if self.rhythm_method == "multifeature":
-                    confidence = confidence / MULTIFEATURE_MAX_CONFIDENCE
-                else:  # regularity: 1 - coefficient of variation of the beat intervals
-                    confidence = 1.0 - float(np.std(intervals) / np.mean(intervals)) if len(intervals) > 1 else 0.0
+            bpm, _, _, _, intervals = self._rhythm(y)
+            if bpm > 0:  # regularity: 1 - coefficient of variation of the beat intervals
+                confidence = 1.0 - float(np.std(intervals) / np.mean(intervals)) if len(intervals) > 1 else 0.0
                 out.append(self.attribute("tempo", number=round(float(bpm), 2), confidence=confidence))
         if np.any(y):
             key, scale, strength = self._key(y)

@@ -68,10 +68,10 @@ class LibrosaExtractor(AttributeExtractor):
     licence = "ISC (librosa)"
     rate = 22050
 
-    def __init__(self, key_profile: str = "albrecht", meter: bool = True):
+    def __init__(self, key_profile: str = "albrecht"):
         if key_profile not in PROFILES:
             raise ValueError(f"key_profile must be one of {sorted(PROFILES)}, not {key_profile!r}")
-        self.key_profile, self.meter = key_profile, meter
+        self.key_profile = key_profile
         self._librosa = None
 
     def setup(self) -> None:
@@ -126,15 +126,14 @@ class LibrosaExtractor(AttributeExtractor):
         beat = self.metrical_beat(at, beat, 60.0 * frame_rate / MIN_BPM)
         bpm = 60.0 * frame_rate / beat
         out = [self.attribute("tempo", number=round(bpm, 2), confidence=self.level_confidence(at, beat, frame_rate))]
-        if self.meter:
-            meter = self.meter_guess(envelope, beat)
-            if self.ternary(at, beat):  # the beat splits in three: a compound meter, the beat a dotted quarter
-                # said even when the clip has too few beats to hear their grouping (slow 6/8): the
-                # subdivision is the part a listener notices; its margin is then the confidence
-                split = (at(beat / 3) + at(2 * beat / 3)) / 2 - max(at(beat / 2), 0.0)
-                meter = ("9/8" if meter and meter[0] == "3/4" else "6/8"), (meter[1] if meter else split)
-            if meter is not None:
-                out.append(self.attribute("meter", value=meter[0], confidence=meter[1]))
+        meter = self.meter_guess(envelope, beat)
+        if self.ternary(at, beat):  # the beat splits in three: a compound meter, the beat a dotted quarter
+            # said even when the clip has too few beats to hear their grouping (slow 6/8): the
+            # subdivision is the part a listener notices; its margin is then the confidence
+            split = (at(beat / 3) + at(2 * beat / 3)) / 2 - max(at(beat / 2), 0.0)
+            meter = ("9/8" if meter and meter[0] == "3/4" else "6/8"), (meter[1] if meter else split)
+        if meter is not None:
+            out.append(self.attribute("meter", value=meter[0], confidence=meter[1]))
         return out
 
     @staticmethod

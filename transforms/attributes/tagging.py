@@ -117,13 +117,12 @@ class TagAudio(beam.PTransform):
 
     attach = staticmethod(_attach)  # (PredictionResult) -> clip with tags; another tagger reads its own scores
 
-    def __init__(self, handler: AudioClassificationHandler, stage: str = "tagging"):
+    def __init__(self, handler: AudioClassificationHandler):
         super().__init__()
-        self.handler, self.stage = handler, stage
+        self.handler = handler
 
     def expand(self, clips):
-        stage = self.stage
-        predicted, failed = clips | "Model" >> RunModel(self.handler, stage)
+        predicted, failed = clips | "Model" >> RunModel(self.handler, "tagging")
         tagged = predicted | "MergeTags" >> beam.Map(self.attach)
-        rejects = failed | "ToReject" >> beam.MapTuple(lambda clip, rejected: reject_of(stage, clip, rejected))
+        rejects = failed | "ToReject" >> beam.MapTuple(lambda clip, rejected: reject_of("tagging", clip, rejected))
         return tagged, rejects

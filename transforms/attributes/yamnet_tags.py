@@ -43,7 +43,7 @@ from tunescribe.schemas import Tag
 from tunescribe.transforms.attributes.extract import mono_at
 from tunescribe.transforms.attributes.tagging import TagAudio
 from tunescribe.transforms.ingest.vocabulary import categorise
-from tunescribe.transforms.models.yamnet import PatchScores, YamnetHandler
+from tunescribe.transforms.models.yamnet import PatchScores
 
 # family -> (tag name, YAMNet classes)
 FAMILIES = {
@@ -161,7 +161,3 @@ class TagWithYamnet(TagAudio):
     path, with YAMNet's pooling and ranking."""
 
     attach = staticmethod(_attach)
-
-    def __init__(self, handler: YamnetHandler, stage: str = "tagging"):
-        super().__init__(handler, stage)
-

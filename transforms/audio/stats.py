@@ -10,7 +10,6 @@ switched off in config.
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
 
 import apache_beam as beam
 import numpy as np
@@ -104,9 +103,9 @@ def audio_stats(samples: np.ndarray, rate: int, silence_dbfs: float = -60.0, fra
 class ComputeAudioStats(beam.DoFn):
     """Clip -> Clip with `stats` filled in."""
 
-    def __init__(self, settings: StatsSettings = StatsSettings(), speech_model: Optional[str] = None):
+    def __init__(self, settings: StatsSettings = StatsSettings()):
         self.silence_dbfs, self.frame_s, self.clip_level = settings.silence_dbfs, settings.frame_s, settings.clip_level
-        self.speech, self.speech_threshold, self.speech_model = settings.speech, settings.speech_threshold, speech_model
+        self.speech, self.speech_threshold = settings.speech, settings.speech_threshold
         self._detector = None
 
     def setup(self):
@@ -121,7 +120,7 @@ class ComputeAudioStats(beam.DoFn):
         if self.speech:
             from tunescribe.transforms.audio.vad import SpeechDetector
 
-            self._detector = SpeechDetector(self.speech_model)
+            self._detector = SpeechDetector()
 
     def process(self, clip: Clip):
         if clip.samples is None or clip.samples.shape[-1] == 0:

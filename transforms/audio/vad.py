@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from typing import Optional
 
 import numpy as np
 import soxr
@@ -38,7 +37,7 @@ def silero_model_path() -> str:
 class SpeechDetector:
     """Per-frame speech probabilities of mono audio; one single-threaded ONNX session."""
 
-    def __init__(self, model_path: Optional[str] = None):
+    def __init__(self):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -46,7 +45,7 @@ class SpeechDetector:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # the exported graph has unused initialisers it warns about
-        self.session = ort.InferenceSession(model_path or silero_model_path(), sess_options=options,
+        self.session = ort.InferenceSession(silero_model_path(), sess_options=options,
                                             providers=["CPUExecutionProvider"])
 
     def probabilities(self, mono: np.ndarray, rate: int) -> np.ndarray:

@@ -21,8 +21,7 @@ def _load(loader, name: str, local_files_only: bool):
 
 def bertscore_f1(predictions: Sequence[str], references: Sequence[str] | Sequence[Sequence[str]], *,
                  model: str | os.PathLike | None = None, num_layers: int | None = None,
-                 batch_size: int = 64, device: str | None = None,
-                 local_files_only: bool | None = None) -> tuple[float | None, str | None]:
+                 batch_size: int = 64, device: str | None = None) -> tuple[float | None, str | None]:
     """Mean BERTScore F1 as ``evaluate``'s "bertscore" (bert_score 0.3.13, ``lang="en"``) computes it.
 
     Contextual embeddings from layer ``num_layers`` (17) of ``model`` (``roberta-large``: a hub id,
@@ -41,8 +40,7 @@ def bertscore_f1(predictions: Sequence[str], references: Sequence[str] | Sequenc
 
     name = str(model or os.environ.get("TUNESCRIBE_BERTSCORE_MODEL") or BERTSCORE_MODEL)
     layers = num_layers if num_layers is not None else BERTSCORE_LAYERS
-    if local_files_only is None:  # nothing here may download: look in the local cache unless told
-        local_files_only = os.environ.get("TUNESCRIBE_ALLOW_DOWNLOAD", "") != "1"
+    local_files_only = os.environ.get("TUNESCRIBE_ALLOW_DOWNLOAD", "") != "1"  # nothing here may download unless told
     try:
         tokenizer = _load(AutoTokenizer, name, local_files_only)
         encoder = _load(AutoModel, name, local_files_only).eval()

@@ -83,8 +83,8 @@ class Support:
         return all(p in self.words for p in parts) or categorise(phrase)[0] in self.names
 
 
-def named_attributes(text: str, categories: Sequence[str] = CHECKED) -> list[tuple[str, str]]:
-    """(phrase, category) for each instrument/genre/mood (or `categories`) the text names, in order."""
+def named_attributes(text: str) -> list[tuple[str, str]]:
+    """(phrase, category) for each instrument/genre/mood (CHECKED) the text names, in order."""
     tokens = _tokens(text)
     found, i = [], 0
     while i < len(tokens):
@@ -99,18 +99,17 @@ def named_attributes(text: str, categories: Sequence[str] = CHECKED) -> list[tup
                 category = categorise(phrase)[1]
             if n > 1 and category is None:
                 continue
-            if category in categories and not (i > 0 and tokens[i - 1] in NEGATIONS):
+            if category in CHECKED and not (i > 0 and tokens[i - 1] in NEGATIONS):
                 found.append((phrase, category))
             i += n if category is not None else 1
             break
     return found
 
 
-def hallucinations(caption: str, tags: Iterable, attributes: Iterable = (),
-                   categories: Sequence[str] = CHECKED, support: Support | None = None) -> list[tuple[str, str]]:
+def hallucinations(caption: str, tags: Iterable, attributes: Iterable = ()) -> list[tuple[str, str]]:
     """The attributes `caption` names that the inputs do not support."""
-    support = support or Support.of(tags, attributes)
-    return [(p, c) for p, c in named_attributes(caption, categories) if not support.supports(p)]
+    support = Support.of(tags, attributes)
+    return [(p, c) for p, c in named_attributes(caption) if not support.supports(p)]
 
 
 @dataclass
@@ -131,12 +130,11 @@ class HallucinationReport:
                 "top_unsupported": dict(self.top.most_common(top))}
 
 
-def hallucination_report(captions: Sequence[str], inputs: Sequence[tuple[Iterable, Iterable]],
-                         categories: Sequence[str] = CHECKED) -> HallucinationReport:
+def hallucination_report(captions: Sequence[str], inputs: Sequence[tuple[Iterable, Iterable]]) -> HallucinationReport:
     """Counts over captions, each with its (tags, attributes)."""
     report = HallucinationReport()
     for caption, (tags, attributes) in zip(captions, inputs, strict=True):
-        found = hallucinations(caption, tags, attributes, categories)
+        found = hallucinations(caption, tags, attributes)
         report.captions += 1
         report.with_hallucination += bool(found)
         report.by_category.update(c for _, c in found)

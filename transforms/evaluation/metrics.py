@@ -25,7 +25,7 @@ bertscore; nltk 3.8.1, rouge-score 0.1.2, bert-score 0.3.13) plus three small fu
     Number of distinct words in the predictions, a word being a whitespace token of the caption
     lower-cased with "," and "." removed. LP-MusicCaps zipped predictions with their training captions,
     so only the first ``len(train)`` predictions (2,656 on MusicCaps) were counted: pass
-    ``vocab_prefix=LPMC_VOCAB_PREFIX`` to do the same.
+    ``vocab_prefix=2656`` to do the same.
 ``vocab_diversity``
     Share of those prediction words that never occur in the training captions (LP-MusicCaps'
     ``vocab_novelty``, published under this name). Needs ``train_captions``; else None.
@@ -41,56 +41,14 @@ Metrics that cannot be computed are None, and ``result["unavailable"]`` maps eac
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
 from collections import Counter
-from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from tunescribe.transforms.captions.prompts import LP_MUSICCAPS_TASKS
-
 from . import embeddings, meteor
-
-# LP-MusicCaps' released outputs: its baselines and one folder per caption task.
-LPMC_TASKS = ("baseline_k2c", "baseline_tagconcat", "baseline_template",
-              *sorted(f"caption_{task}" for task in LP_MUSICCAPS_TASKS))
-# LP-MusicCaps-MC keeps the MusicCaps clips it could crawl: 2,656 of the 2,663 training ones. Their
-# zip(predictions, train captions) therefore cut the vocabulary metrics to the first 2,656 predictions.
-LPMC_VOCAB_PREFIX = 2656
-METRIC_KEYS = (
-    "bleu1", "bleu2", "bleu3", "bleu4", "meteor_1.0", "rougeL", "bertscore", "vocab_size",
-    "vocab_diversity", "caption_novelty", "length_avg", "length_std", "sentence_cosine",
-)
-
-
-# --- inputs -----------------------------------------------------------------------------------
-
-def load_inference(path: str | os.PathLike) -> tuple[list[str], list[str]]:
-    """Read an LP-MusicCaps ``inference.json`` (a JSON list of ``{"prediction", "ground_truth"}``)."""
-    rows = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise ValueError(f"{path}: expected a JSON list of {{prediction, ground_truth}} objects")
-    return [str(r["prediction"]) for r in rows], [str(r["ground_truth"]) for r in rows]
-
-
-def load_results(path: str | os.PathLike) -> dict:
-    """Read an LP-MusicCaps ``results.json`` (their published scores)."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def musiccaps_captions(csv_path: str | os.PathLike, split: str = "train") -> list[str]:
-    """Captions of MusicCaps' ``musiccaps-public.csv``: ``train`` (is_audioset_eval False) or ``eval``.
-
-    LP-MusicCaps' novelty metrics compare against the *crawled* training captions (2,656); the public
-    CSV has all 2,663, and which 7 were not crawled is not recorded anywhere here.
-    """
-    want = {"train": "False", "eval": "True"}[split]
-    with open(csv_path, newline="", encoding="utf-8") as fh:
-        return [row["caption"] for row in csv.DictReader(fh) if row["is_audioset_eval"] == want]
 
 
 def _as_reference_lists(references: Sequence[str] | Sequence[Sequence[str]], n: int) -> list[list[str]]:
@@ -144,11 +102,6 @@ def bleu_scores(predictions: Sequence[str], references: Sequence[str] | Sequence
     return scores
 
 
-def bleu(predictions: Sequence[str], references: Sequence[str] | Sequence[Sequence[str]], max_order: int = 4) -> float:
-    """Corpus BLEU-``max_order`` (see :func:`bleu_scores`)."""
-    return bleu_scores(predictions, references, max_order)[-1]
-
-
 def rouge_l_scores(predictions: Sequence[str], references: Sequence[str] | Sequence[Sequence[str]]) -> list[float]:
     """Per-pair rouge-score ROUGE-L F-measure (default tokenizer, no stemming; best reference)."""
     from rouge_score import rouge_scorer
@@ -156,11 +109,6 @@ def rouge_l_scores(predictions: Sequence[str], references: Sequence[str] | Seque
     references = _as_reference_lists(references, len(predictions))
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
     return [scorer.score_multi(refs, pred)["rougeL"].fmeasure for pred, refs in zip(predictions, references)]
-
-
-def rouge_l(predictions: Sequence[str], references: Sequence[str] | Sequence[Sequence[str]]) -> float:
-    """Mean over pairs of :func:`rouge_l_scores` (LP-MusicCaps published a bootstrap median of it)."""
-    return float(np.mean(rouge_l_scores(predictions, references)))
 
 
 def vocab_words(caption: str) -> list[str]:
@@ -261,35 +209,3 @@ def evaluate_captions(
     if return_per_pair:
         result["per_pair"] = per_pair
     return result
-
-
-def evaluate_lpmc_inference(path: str | os.PathLike, train_captions: Sequence[str] | None = None,
-                            **kwargs) -> dict:
-    """:func:`evaluate_captions` on an LP-MusicCaps ``inference.json``, vocabulary cut as theirs was."""
-    predictions, references = load_inference(path)
-    kwargs.setdefault("vocab_prefix", LPMC_VOCAB_PREFIX)
-    return evaluate_captions(predictions, references, train_captions=train_captions, **kwargs)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m tunescribe.transforms.evaluation.metrics INFERENCE_JSON [--train-csv CSV] [...]``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("inference")
-    parser.add_argument("--train-csv", help="musiccaps-public.csv (training captions for the novelty metrics)")
-    parser.add_argument("--vocab-prefix", type=int, default=LPMC_VOCAB_PREFIX)
-    parser.add_argument("--no-bertscore", action="store_true")
-    parser.add_argument("--no-sentence-cosine", action="store_true", help="skip the (slow on CPU) MiniLM cosine")
-    parser.add_argument("--device", help="torch device for the embedding scores (default: cuda if available)")
-    args = parser.parse_args(argv)
-    train = musiccaps_captions(args.train_csv) if args.train_csv else None
-    result = evaluate_lpmc_inference(args.inference, train, vocab_prefix=args.vocab_prefix,
-                                     bertscore=not args.no_bertscore, device=args.device,
-                                     compute_sentence_cosine=not args.no_sentence_cosine)
-    print(json.dumps(result, indent=4))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -2,7 +2,7 @@
 
 The model and tokenizer load once per worker process (Beam's `Shared`, through RunInference),
 from a hub id, a local folder or a GGUF file (de-quantised by transformers on load). Each RunInference batch is one `generate` call (cut into
-`max_batch_prompts` chunks), prompts rendered with the tokenizer's chat template and padded on
+chunks of the batching's max_batch_size), prompts rendered with the tokenizer's chat template and padded on
 the left so every row's continuation starts at the same position. Sampling uses one seed per
 request (see generation.seeded_sampler), so a caption does not depend on its batch.
 """
@@ -30,10 +30,9 @@ class CausalLMHandler(TunescribeModelHandler[TextRequest, Generation, LoadedCaus
     backend = "transformers"
 
     def __init__(self, source: ModelSource, params: GenerationParams = GenerationParams(),
-                 batching: Batching = Batching(max_batch_size=16), max_batch_prompts: Optional[int] = None):
+                 batching: Batching = Batching(max_batch_size=16)):
         super().__init__(source, batching)
         self.params = params
-        self.max_batch_prompts = max_batch_prompts or batching.max_batch_size
 
     def load_model(self) -> LoadedCausalLM:
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -51,8 +50,9 @@ class CausalLMHandler(TunescribeModelHandler[TextRequest, Generation, LoadedCaus
     def run_inference(self, batch: Sequence[TextRequest], model: LoadedCausalLM,
                       inference_args: Optional[dict[str, Any]] = None) -> list[Generation]:
         out: list[Generation] = []
-        for lo in range(0, len(batch), self.max_batch_prompts):
-            out += self.generate(batch[lo:lo + self.max_batch_prompts], model)
+        size = self.batching.max_batch_size
+        for lo in range(0, len(batch), size):
+            out += self.generate(batch[lo:lo + size], model)
         return out
 
     def generate(self, requests: Sequence[TextRequest], lm: LoadedCausalLM) -> list[Generation]:

@@ -93,16 +93,11 @@ def _families_named(evidence: tuple[str, ...]) -> frozenset[str]:
     return frozenset(known)
 
 
-def unsupported_instruments(text: str, tags, attributes=()) -> list[str]:
-    """Instruments the caption names whose family the inputs do not name. Bass and percussion never
-    count (see lexicon.RHYTHM_SECTION). Tags that name no instrument support none (LP-MusicCaps'
-    typical hallucination: "rock, happy" -> "a driving electric guitar"); a clip with no tags or
-    instrument attributes at all has nothing to contradict."""
-    return _unsupported(instrument_mentions(text), tags, attributes)
-
-
 def _unsupported(mentions: list[tuple[str, str]], tags, attributes) -> list[str]:
-    """unsupported_instruments of a text whose (strict) instrument mentions are `mentions`."""
+    """The instruments among a caption's (strict) `mentions` whose family the inputs do not name.
+    Bass and percussion never count (see lexicon.RHYTHM_SECTION). Tags that name no instrument
+    support none (LP-MusicCaps' typical hallucination: "rock, happy" -> "a driving electric
+    guitar"); a clip with no tags or instrument attributes at all has nothing to contradict."""
     if not tags and not any("instrument" in a.name for a in attributes):
         return []  # nothing to contradict
     known = supported_families(tags, attributes)

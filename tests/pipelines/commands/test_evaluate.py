@@ -14,6 +14,7 @@ import json
 
 import pytest
 from audio_files import write_audio
+from lp_musiccaps import LPMC_TASKS, LPMC_VOCAB_PREFIX, load_results
 
 from tunescribe.pipelines import cli
 from tunescribe.pipelines.commands.build import run_build
@@ -35,21 +36,21 @@ def evaluate(*argv) -> tuple[int, str]:
 def lpmc(shared_data, musiccaps):
     """All seven LP-MusicCaps outputs scored by one `tunescribe evaluate` run: (ours, theirs)."""
     root = shared_data / "lp-music-caps"
-    if not all((root / t / "inference.json").is_file() for t in metrics.LPMC_TASKS):
+    if not all((root / t / "inference.json").is_file() for t in LPMC_TASKS):
         pytest.skip(f"LP-MusicCaps outputs not found under {root}")
     try:
         meteor.load_wordnet()
     except FileNotFoundError as exc:
         pytest.skip(f"METEOR needs WordNet 3.0: {exc}")
-    rc, out = evaluate(*(root / t / "inference.json" for t in metrics.LPMC_TASKS), "--json", "--no-bertscore",
-                       "--no-sentence-cosine", "--vocab-prefix", metrics.LPMC_VOCAB_PREFIX,
+    rc, out = evaluate(*(root / t / "inference.json" for t in LPMC_TASKS), "--json", "--no-bertscore",
+                       "--no-sentence-cosine", "--vocab-prefix", LPMC_VOCAB_PREFIX,
                        "--train-captions", musiccaps, "--tags-from", musiccaps)
     assert rc == 0
     ours = json.loads(out)
-    return ours, {t: metrics.load_results(root / t / "results.json") for t in metrics.LPMC_TASKS}
+    return ours, {t: load_results(root / t / "results.json") for t in LPMC_TASKS}
 
 
-@pytest.mark.parametrize("task", metrics.LPMC_TASKS)
+@pytest.mark.parametrize("task", LPMC_TASKS)
 def test_reproduces_lp_musiccaps_results(lpmc, task):
     ours, theirs = lpmc
     mine, published = ours[f"{task}/file"], theirs[task]
@@ -65,7 +66,7 @@ def test_reproduces_lp_musiccaps_results(lpmc, task):
 
 def test_hallucinations_of_lp_musiccaps_outputs(lpmc):
     ours, _ = lpmc
-    rate = {task: ours[f"{task}/file"]["hallucination_rate"] for task in metrics.LPMC_TASKS}
+    rate = {task: ours[f"{task}/file"]["hallucination_rate"] for task in LPMC_TASKS}
     # Their template and tag concatenation only repeat the tags; GPT-3.5 adds attributes.
     assert rate["baseline_template"] == rate["baseline_tagconcat"] == 0.0
     assert rate["caption_writing"] > 0.5 and rate["caption_attribute_prediction"] > 0.9

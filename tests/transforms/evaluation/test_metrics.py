@@ -10,10 +10,13 @@ import math
 
 import numpy as np
 import pytest
+from lp_musiccaps import LPMC_TASKS, LPMC_VOCAB_PREFIX, load_inference, load_results, musiccaps_train_captions
 
 from tunescribe.transforms.evaluation import embeddings, meteor
 from tunescribe.transforms.evaluation import metrics as M
 
+METRIC_KEYS = ("bleu1", "bleu2", "bleu3", "bleu4", "meteor_1.0", "rougeL", "bertscore", "vocab_size",
+               "vocab_diversity", "caption_novelty", "length_avg", "length_std", "sentence_cosine")
 EXACT = 1e-12  # relative; the published floats are reproduced to the last bit or so
 _SCORES: dict[str, tuple[dict, dict, list[str], list[str]]] = {}
 
@@ -21,7 +24,7 @@ _SCORES: dict[str, tuple[dict, dict, list[str], list[str]]] = {}
 @pytest.fixture(scope="session")
 def lpmc_dir(shared_data):
     path = shared_data / "lp-music-caps"
-    if not all((path / t / "inference.json").is_file() for t in M.LPMC_TASKS):
+    if not all((path / t / "inference.json").is_file() for t in LPMC_TASKS):
         pytest.skip(f"LP-MusicCaps inference/results not found under {path}")
     return path
 
@@ -31,7 +34,7 @@ def train_captions(shared_data):
     csv_path = shared_data / "musiccaps" / "musiccaps-public.csv"
     if not csv_path.is_file():
         pytest.skip(f"MusicCaps CSV not found at {csv_path}")
-    return M.musiccaps_captions(csv_path)
+    return musiccaps_train_captions(csv_path)
 
 
 @pytest.fixture(scope="session")
@@ -54,21 +57,21 @@ def wordnet_dir(nltk_data):
         pytest.skip(f"WordNet 3.0 data unavailable: {exc}")
 
 
-@pytest.fixture(params=M.LPMC_TASKS)
+@pytest.fixture(params=LPMC_TASKS)
 def task(request, lpmc_dir, train_captions, nltk_data):
     """(ours, published, predictions, references) for one task, computed once per session."""
     name = request.param
     if name not in _SCORES:
-        preds, refs = M.load_inference(lpmc_dir / name / "inference.json")
-        ours = M.evaluate_captions(preds, refs, train_captions=train_captions, vocab_prefix=M.LPMC_VOCAB_PREFIX,
+        preds, refs = load_inference(lpmc_dir / name / "inference.json")
+        ours = M.evaluate_captions(preds, refs, train_captions=train_captions, vocab_prefix=LPMC_VOCAB_PREFIX,
                                    wordnet_dir=nltk_data, bertscore=False, compute_sentence_cosine=False,
                                    return_per_pair=True)
-        _SCORES[name] = (ours, M.load_results(lpmc_dir / name / "results.json"), preds, refs)
+        _SCORES[name] = (ours, load_results(lpmc_dir / name / "results.json"), preds, refs)
     return _SCORES[name]
 
 
 def test_inference_format(lpmc_dir):
-    preds, refs = M.load_inference(lpmc_dir / "caption_writing" / "inference.json")
+    preds, refs = load_inference(lpmc_dir / "caption_writing" / "inference.json")
     assert len(preds) == len(refs) == 2839
     assert all(isinstance(p, str) and p for p in preds) and all(isinstance(r, str) and r for r in refs)
 
@@ -83,7 +86,7 @@ def test_bleu_equals_sacrebleu(lpmc_dir):
     """One reference each: evaluate's BLEU is sacrebleu's corpus BLEU (13a, no smoothing) / 100."""
     import sacrebleu
 
-    preds, refs = M.load_inference(lpmc_dir / "caption_summary" / "inference.json")
+    preds, refs = load_inference(lpmc_dir / "caption_summary" / "inference.json")
     preds, refs = preds[:600], refs[:600]
     ours = M.bleu_scores(preds, refs)
     for n in range(1, 5):
@@ -176,7 +179,7 @@ def test_evaluate_captions_api(tmp_path, monkeypatch):
     monkeypatch.setenv("TUNESCRIBE_WORDNET_SOURCE", str(tmp_path))  # no WordNet files: METEOR is skipped
     res = M.evaluate_captions(["a calm piano melody", "loud rock"], [["a calm piano melody", "x"], "rock music"],
                               wordnet_dir=tmp_path / "nltk_data", bertscore=False, compute_sentence_cosine=False)
-    assert set(M.METRIC_KEYS) <= set(res)
+    assert set(METRIC_KEYS) <= set(res)
     assert res["meteor_1.0"] is None and res["unavailable"]["meteor_1.0"].startswith("METEOR skipped")
     assert res["bleu1"] == pytest.approx(5 / 6) and res["rougeL"] == pytest.approx(0.75)
     assert res["vocab_diversity"] is None and res["caption_novelty"] is None
