@@ -66,9 +66,10 @@ def _tags(value) -> Optional[tuple]:
 
 def read_rows(path: str | os.PathLike) -> list[dict]:
     path = Path(path)
+    if path.suffix == ".csv":  # newline="": a quoted cell keeps its own line breaks (MusicCaps has a "\r\n")
+        with path.open(encoding="utf-8", newline="") as f:
+            return list(csv.DictReader(f))
     text = path.read_text(encoding="utf-8")
-    if path.suffix == ".csv":
-        return list(csv.DictReader(text.splitlines()))
     if path.suffix in (".jsonl", ".ndjson"):
         return [json.loads(line) for line in text.splitlines() if line.strip()]
     rows = json.loads(text)
