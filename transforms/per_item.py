@@ -33,7 +33,7 @@ import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 
 from tunescribe.schemas import Reject
-from tunescribe.transforms.stage import REJECTS, Rejected, reject_of, rejected_of
+from tunescribe.transforms.stage import REJECTS, Rejected, reject_of, rejected_of, rejected_output
 
 COUNTS = "counts"  # tagged output: (count name, element key) for each element a counted step made
 LISTED = "listed"  # tagged output: (item key, clip keys) for each item a listing step cut up
@@ -233,7 +233,7 @@ class RunStagesPerItem(beam.DoFn):
         for listed in result.listed:
             yield beam.pvalue.TaggedOutput(LISTED, listed)
         for reject in result.rejects:
-            yield beam.pvalue.TaggedOutput(REJECTS, reject)
+            yield rejected_output(reject)
         yield from result.outputs
 
     def _count(self, name: str) -> None:

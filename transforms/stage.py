@@ -1,12 +1,16 @@
 """How a stage reports a rejected element, and how the pipeline routes it to the rejects table.
 
-A stage's DoFn raises `Rejected(reason, detail)` for input it refuses (bad file, silent clip...),
+A stage's DoFn raises `Rejected(reason, detail)` for the element it was given and refuses whole
+(bad file, silent clip...),
 with `transient=True` when the failure is of the moment rather than of the element (network down,
 endpoint rate-limited, a file not there yet): the reject says so and the next run tries again.
 `RunStage` applies the DoFn with Beam's `with_exception_handling`, so every exception — expected
 `Rejected` or an unexpected bug in a library — becomes a reject record naming the stage, and the
 run goes on. Nothing is dropped silently: an element either yields outputs or a reject.
 `RunModel` does the same for the model stages' RunInference (a failed batch: a reject per example).
+A step that rejects something other than its element whole (a duplicate of another element, one
+caption of a clip that goes on) cannot raise: it yields `rejected_output(reject_of(...))`. Either
+way the record is made by `reject_of` and leaves under the `REJECTS` tag.
 A full disk is the exception: it stops the run (`stop_on_disk_full`), whichever route it takes.
 """
 
@@ -24,8 +28,7 @@ from tunescribe.schemas import Reject
 
 log = logging.getLogger(__name__)
 
-# Output tag under which stages that emit several rejects per element (joins, dedups) send them.
-REJECTS = "rejects"
+REJECTS = "rejects"  # the output tag of reject records (`rejected_output`)
 # Errors of the machine, not of the element: a full disk (or a file size limit, a quota) would
 # otherwise turn every following element into a reject and "finish" an empty corpus.
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
@@ -108,6 +111,11 @@ def reject_of(stage: str, element, rejected: Rejected, part: str | None = None) 
         part=part,
         transient=transient,
     )
+
+
+def rejected_output(reject: Reject) -> beam.pvalue.TaggedOutput:
+    """A reject record as a DoFn yields it while it goes on (see the module doc)."""
+    return beam.pvalue.TaggedOutput(REJECTS, reject)
 
 
 class RunModel(beam.PTransform):

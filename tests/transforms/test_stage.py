@@ -115,3 +115,24 @@ def test_run_model_stops_the_run_on_a_full_disk():
     with pytest.raises(Exception, match="No space left on device"):
         with beam.Pipeline() as p:
             p | beam.Create([1, -1]) | RunModel(_Failing(OSError(errno.ENOSPC, "No space left on device")), "clap")
+
+
+def test_rejects_leave_a_dofn_one_way():
+    """A DoFn refuses its own element by raising Rejected; anything else it rejects leaves through
+    `rejected_output`. No module builds the REJECTS output by hand, or names the tag anew."""
+    import ast
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    found = []
+    for path in sorted([*(root / "transforms").rglob("*.py"), *(root / "pipelines").rglob("*.py")]):
+        if path.name == "stage.py" and path.parent.name == "transforms":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            by_hand = (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "TaggedOutput"
+                       and node.args and isinstance(node.args[0], (ast.Name, ast.Constant))
+                       and getattr(node.args[0], "id", getattr(node.args[0], "value", None)) in ("REJECTS", "rejects"))
+            named_anew = isinstance(node, ast.Name) and node.id == "REJECTS" and isinstance(node.ctx, ast.Store)
+            if by_hand or named_anew:
+                found.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert found == []

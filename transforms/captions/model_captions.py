@@ -38,7 +38,7 @@ from tunescribe.transforms.models.generation import (
     derive_seed,
     request_size,
 )
-from tunescribe.transforms.stage import REJECTS, Rejected, RunModel, reject_of
+from tunescribe.transforms.stage import REJECTS, Rejected, RunModel, reject_of, rejected_output
 
 STAGE = "captions"
 Prompt = Union[PromptTemplate, AudioPrompt]
@@ -174,7 +174,7 @@ class _Jobs(beam.DoFn):
         except Rejected as exc:
             yield beam.pvalue.TaggedOutput("skip", element)
             for p in prompts:
-                yield beam.pvalue.TaggedOutput(REJECTS, caption_reject(clip, self.captioner, p, exc, self.model_id))
+                yield rejected_output(caption_reject(clip, self.captioner, p, exc, self.model_id))
             return
         if job is None:
             self.no_inputs.inc()
@@ -198,13 +198,13 @@ class _Attach(beam.DoFn):
         clip, captions, predicted = job.clip, [], []
         for prompt, request, answer in zip(job.prompts, job.requests, answers):
             if not answer.ok:
-                yield beam.pvalue.TaggedOutput(REJECTS, caption_reject(
+                yield rejected_output(caption_reject(
                     clip, self.captioner, prompt, Rejected(answer.error, answer.detail, answer.transient), self.model_id))
                 continue
             try:
                 text, new_attributes = read_answer(getattr(prompt, "output", "text"), answer.text)
             except Rejected as exc:
-                yield beam.pvalue.TaggedOutput(REJECTS, caption_reject(clip, self.captioner, prompt, exc, self.model_id))
+                yield rejected_output(caption_reject(clip, self.captioner, prompt, exc, self.model_id))
                 continue
             captions.append(Caption(
                 text=text, task=prompt.task, backend=self.backend, prompt_id=prompt.id,
@@ -224,7 +224,7 @@ def _failed_job(job: ClipJob, rejected: Rejected, captioner: Captioner, model_id
     """A job whose batch failed: the clip goes on uncaptioned, each of its requests is a reject."""
     yield job.onward(job.clip)
     for prompt in job.prompts:
-        yield beam.pvalue.TaggedOutput(REJECTS, caption_reject(job.clip, captioner, prompt, rejected, model_id))
+        yield rejected_output(caption_reject(job.clip, captioner, prompt, rejected, model_id))
 
 
 class InCaptionOrder(beam.DoFn):

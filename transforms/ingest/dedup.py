@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from tunescribe.transforms.stage import REJECTS, Rejected, reject_of
+from tunescribe.transforms.stage import REJECTS, Rejected, reject_of, rejected_output
 
 
 class _KeepFirst(beam.DoFn):
@@ -14,7 +14,7 @@ class _KeepFirst(beam.DoFn):
         first, *rest = sorted(items, key=lambda item: item.order)
         yield first
         for dup in rest:
-            yield beam.pvalue.TaggedOutput(REJECTS, reject_of("ingest", dup, Rejected(
+            yield rejected_output(reject_of("ingest", dup, Rejected(
                 "duplicate_source", f"same id and time range as the item at {first.input_uri} row/path {first.order[1]}")))
 
 

@@ -33,7 +33,7 @@ from tunescribe.transforms.quality.find_duplicates import FindDuplicates
 from tunescribe.transforms.quality.gate import check_clip
 from tunescribe.transforms.quality.rules import CaptionRules, caption_failures
 from tunescribe.transforms.quality.settings import Decisions, DedupRules, EvalSetSpec
-from tunescribe.transforms.stage import REJECTS, Rejected, RunStage, reject_of
+from tunescribe.transforms.stage import REJECTS, Rejected, RunStage, reject_of, rejected_output
 
 DECISION_STAGES = ("quality", "decontaminate", "dedup")
 # Output tag of the dropped-caption records.
@@ -173,7 +173,7 @@ class _ApplyDedup(beam.DoFn):
         verdict = groups["verdict"][0] if groups["verdict"] else None
         for clip in groups["clip"]:
             outcome, lost = after_dedup(clip, verdict)
-            yield beam.pvalue.TaggedOutput(REJECTS, outcome) if isinstance(outcome, Reject) else outcome
+            yield rejected_output(outcome) if isinstance(outcome, Reject) else outcome
             for record in lost:
                 yield beam.pvalue.TaggedOutput(DROPPED, record)
 

@@ -49,6 +49,7 @@ from tunescribe.transforms.captions.redo import Redo
 from tunescribe.transforms.corpus.readers import read_table
 from tunescribe.transforms.sinks.files import write_bytes_atomically
 from tunescribe.transforms.sinks.parquet import parquet_bytes
+from tunescribe.transforms.stage import REJECTS, rejected_output
 
 LEDGER_VERSION = "4"  # 4: rejects say themselves whether they are transient; captions are redone alone
 
@@ -58,7 +59,7 @@ FLUSH_RECORDS = 1024
 FLUSH_BYTES = 16 * 2**20
 FLUSH_SECONDS = 5.0
 
-ACCEPTED, REJECTS, COUNTS, CLIPS = "accepted", "rejects", "counts", "clips"
+ACCEPTED, COUNTS, CLIPS = "accepted", "counts", "clips"  # and REJECTS: a ledger kind and an output tag
 RECAPTION = "recaption"  # SkipCommitted's output of committed clips whose failed captions are asked again
 
 LEDGER_SCHEMA = pa.schema([
@@ -309,7 +310,7 @@ class _Decide(beam.DoFn):
             else:
                 yield beam.pvalue.TaggedOutput(ACCEPTED, clip)
         for row in outcome.rejects:
-            yield beam.pvalue.TaggedOutput(REJECTS, Reject.from_row(row))
+            yield rejected_output(Reject.from_row(row))
         for stage_key in sorted(counts):
             yield beam.pvalue.TaggedOutput(COUNTS, stage_key)
 
