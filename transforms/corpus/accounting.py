@@ -12,16 +12,6 @@ import apache_beam as beam
 from tunescribe.schemas.layout import source_key_of
 
 
-class _Count(beam.PTransform):
-    def __init__(self, name: str):
-        super().__init__()
-        self.name = name
-
-    def expand(self, pcoll):
-        name = self.name
-        return pcoll | beam.combiners.Count.Globally() | beam.Map(lambda n: (name, n))
-
-
 class SummariseRun(beam.PTransform):
     """-> one dict: {"stages": {name: count}, "sources": {...}, "clips": {...}, "rejects": {...},
     "captions_dropped": {...}, "shards": [...]}. Inputs: `stage_counts` (name -> PCollection,
@@ -36,13 +26,14 @@ class SummariseRun(beam.PTransform):
         self.shard_rows, self.ingested, self.dropped_captions = shard_rows, ingested, dropped_captions
 
     def expand(self, pbegin):
-        def count(pc, name: str, fact: str):
-            if isinstance(pc, int):
-                return pbegin | f"Count{name}" >> beam.Create([(fact, pc)])
-            return pc | f"Count{name}" >> _Count(fact)
-
-        facts = [count(pc, name, f"stages/{name}") for name, pc in self.stage_counts.items()]
-        facts.append(count(self.ingested, "Ingested", "sources/ingested"))
+        # One combine for every counted PCollection (a count each was ~3 runner steps apiece); each
+        # fact starts at 0, so an empty PCollection counts 0, and a known count is taken as is.
+        counted = {**{f"stages/{name}": pc for name, pc in self.stage_counts.items()}, "sources/ingested": self.ingested}
+        ones = [pc | f"Count{fact}" >> beam.Map(lambda _, fact=fact: (fact, 1))
+                for fact, pc in counted.items() if not isinstance(pc, int)]
+        starts = [(fact, pc if isinstance(pc, int) else 0) for fact, pc in counted.items()]
+        facts = [(*ones, pbegin | "Starts" >> beam.Create(starts)) | "AllCounted" >> beam.Flatten()
+                 | "SumCounts" >> beam.CombinePerKey(sum)]
 
         by_source = (
             (
