@@ -121,10 +121,8 @@ def _to_later(_, joined):
 def _build(keyed, build):
     _, joined = keyed
     for later in joined["summary"]:
-        if joined["earlier"]:
-            record = build(later, list(joined["earlier"]))
-            if record is not None:
-                yield record
+        if joined["earlier"] and (record := build(later, list(joined["earlier"]))) is not None:
+            yield record
 
 
 def group_by_key(pairs, finish) -> dict:

@@ -17,7 +17,7 @@ rate <= max_ber over at least min_overlap_s (or, for shorter clips, most of the 
      the matched span where the audio agrees;
   5. the resolver replays the greedy rule from the records alone (no fingerprints).
 
-Memory per clip: ~390 distinct values a clip, of which ~100 sampled: (value, member) records of
+Memory: ~390 distinct values a clip, of which ~100 sampled: (value, member) records of
 ~100 bytes, ~10 kB a clip: ~10 GB shuffled at 10^6, spread over workers (the step's main cost). A
 group holds at most max_bucket + 1 members (~20 kB) however frequent its value, and makes at most
 max_bucket^2 / 2 pairs (20k). The resolver: an AudioEdges record takes ~400 bytes + ~170 per
