@@ -9,8 +9,8 @@ candidates (clip records with stats, captions, hash and fingerprint) -> (accepte
      all its failures), whatever becomes of its clip, so no caption a model wrote vanishes;
   2. per clip (stage "decontaminate"): evaluation sets by id and by fingerprint;
   3. over all survivors (stage "dedup"): exact and near-duplicate audio, near-duplicate captions
-     (dedup.py: keyed steps, nothing gathers the clips); each clip meets its verdict in a keyed
-     join (CoGroupByKey by clip key), not a side input. A kept clip's near-duplicate captions
+     (find_duplicates.py: keyed steps, nothing gathers the clips); each clip meets its verdict in
+     a keyed join (CoGroupByKey by clip key), not a side input. A kept clip's near-duplicate captions
      become DroppedCaption records too (stage "dedup"); a clip that loses all of them is a
      reject, as any duplicate clip.
 
@@ -28,8 +28,8 @@ from apache_beam.utils.shared import Shared
 
 from tunescribe.schemas import Caption, Clip, DroppedCaption, Reject
 from tunescribe.transforms.quality.decontaminate import EvalIndex, contamination, load_eval_set
-from tunescribe.transforms.quality.dedup import Summary, find_duplicates
-from tunescribe.transforms.quality.find_duplicates import FindDuplicates
+from tunescribe.transforms.quality.duplicates import Summary
+from tunescribe.transforms.quality.find_duplicates import FindDuplicates, find_duplicates
 from tunescribe.transforms.quality.gate import check_clip
 from tunescribe.transforms.quality.rules import CaptionRules, caption_failures
 from tunescribe.transforms.quality.settings import Decisions, DedupRules, EvalSetSpec

@@ -1,141 +1,81 @@
-"""Dedup as keyed Beam steps (the pieces and the keep rule are in dedup.py; see its docstring):
-summaries -> (clip key, Verdict) for every clip that is a duplicate or loses a caption."""
+"""Finds duplicate clips among those that passed every per-clip rule, and picks who stays.
+
+Three kinds, checked in this order, each on what the previous left: exact audio (exact_audio.py),
+near-duplicate audio (near_audio.py), near-duplicate captions (near_captions.py). Each module has
+its steps and their memory (measured on the planted corpus, tests/transforms/quality/
+test_find_duplicates.py, per 10 s clip and at 10^6 clips).
+
+Who stays (the documented rule): clips are visited longest first, ties by key; a clip is kept
+unless at least `min_coverage` of its informative frames are found in clips of other sources kept
+before it (a chorus repeated inside one track is music, not duplicated data). Coverage is the union
+of the matched spans of its (up to MAX_CHECKED) best-voted candidates among the kept clips. So of a
+track and its trimmed, resampled or re-encoded copy, the longer audio stays, and different parts of
+one track (e.g. a verse and its repeat) are never merged unless they really are the same audio.
+Each duplicate names its twin (the kept clip that covers most of it).
+
+Stats (hash, fingerprint, caption text) are stored; this decision is cheap and re-runs with new
+thresholds (`tunescribe filter`). It is built of keyed steps (duplicates.py), so no worker holds
+every clip, except the resolvers: they gather the records on ONE worker; only clips with a verified
+match have a record (clips without one are kept, so they never reach it). Why not per connected
+component: the components of the match graph need iterative label propagation in Beam, a full
+shuffle per round and as many rounds as the longest chain; the records are small and few, so one
+worker is the cheaper step. The resolvers give the same verdicts on any subset closed under edges,
+so splitting them by component is the next step if records ever outgrow a worker.
+
+`find_duplicates` runs the same functions in one process (`tunescribe filter --dry-run`, tests);
+`FindDuplicates` is the Beam transform. Every step sorts what depends on order, so verdicts do not
+depend on the runner, bundle splits or input order.
+"""
 
 from __future__ import annotations
 
-import functools
-
 import apache_beam as beam
 
-from tunescribe.transforms.quality.dedup import (
-    DedupRules,
-    UpTo,
-    audio_edges,
-    audio_pairs,
-    band_members,
-    caption_edges,
-    caption_pairs,
-    distinct_sorted,
-    exact_duplicates,
-    hash_members,
-    is_candidate,
-    resolve_near_audio,
-    resolve_near_captions,
-    value_members,
-)
+from tunescribe.transforms.quality.duplicates import Verdict
+from tunescribe.transforms.quality.exact_audio import FindExactAudio, find_exact_audio
+from tunescribe.transforms.quality.near_audio import FindNearAudio, find_near_audio
+from tunescribe.transforms.quality.near_captions import FindNearCaptions, find_near_captions
+from tunescribe.transforms.quality.settings import DedupRules
 
 
-class FindDuplicates(beam.PTransform):
+@beam.ptransform_fn
+def FindDuplicates(summaries, rules: DedupRules):
     """Summaries -> (key, Verdict) for every clip that is a duplicate or loses a caption."""
-
-    def __init__(self, rules: DedupRules):
-        super().__init__()
-        self.rules = rules
-
-    def expand(self, summaries):
-        rules, found = self.rules, []
-        if rules.exact_audio:
-            exact = summaries | "ExactAudio" >> _ExactAudio()
-            found.append(exact)
-            summaries = summaries | "LessExact" >> _Without(exact)
-        if rules.max_ber is not None:
-            near = summaries | "NearAudio" >> _NearAudio(rules)
-            found.append(near)
-            summaries = summaries | "LessNearAudio" >> _Without(near)
-        if rules.caption_jaccard is not None:
-            found.append(summaries | "NearCaptions" >> _NearCaptions(rules))
-        if not found:
-            return summaries | "NoVerdicts" >> beam.FlatMap(lambda s: ())
-        return found | "Verdicts" >> beam.Flatten()
+    found = []
+    if rules.exact_audio:
+        exact = summaries | "ExactAudio" >> FindExactAudio()
+        found.append(exact)
+        summaries = summaries | "LessExact" >> _Without(exact)
+    if rules.max_ber is not None:
+        near = summaries | "NearAudio" >> FindNearAudio(rules)
+        found.append(near)
+        summaries = summaries | "LessNearAudio" >> _Without(near)
+    if rules.caption_jaccard is not None:
+        found.append(summaries | "NearCaptions" >> FindNearCaptions(rules))
+    if not found:
+        return summaries | "NoVerdicts" >> beam.FlatMap(lambda s: ())
+    return found | "Verdicts" >> beam.Flatten()
 
 
-class _ExactAudio(beam.PTransform):
-    def expand(self, summaries):
-        return (summaries
-                | "ByHash" >> beam.FlatMap(hash_members)
-                | "GroupHash" >> beam.GroupByKey()
-                | "AllButFirst" >> beam.FlatMapTuple(lambda _, members: exact_duplicates(list(members))))
-
-
-class _Without(beam.PTransform):
+@beam.ptransform_fn
+def _Without(summaries, verdicts):
     """Summaries less those with a verdict: a keyed join, nothing gathered."""
-
-    def __init__(self, verdicts):
-        super().__init__()
-        self.verdicts = verdicts
-
-    def expand(self, summaries):
-        return ({"summary": summaries | "Key" >> beam.Map(lambda s: (s.key, s)), "verdict": self.verdicts}
-                | "Join" >> beam.CoGroupByKey()
-                | "Survivors" >> beam.FlatMapTuple(lambda _, g: () if g["verdict"] else g["summary"]))
+    return ({"summary": summaries | "Key" >> beam.Map(lambda s: (s.key, s)), "verdict": verdicts}
+            | "Join" >> beam.CoGroupByKey()
+            | "Survivors" >> beam.FlatMapTuple(lambda _, g: () if g["verdict"] else g["summary"]))
 
 
-class _Verify(beam.PTransform):
-    """((later key, earlier key), info) -> build(later Summary, [(earlier Summary, info)]) per
-    later clip, None dropped: the earlier clip's summary joined on by key, then the later one's,
-    so a worker holds one clip and its candidates, never every fingerprint."""
-
-    def __init__(self, summaries, build):
-        super().__init__()
-        self.summaries, self.build = summaries, build
-
-    def expand(self, pairs):
-        by_key = self.summaries | "Key" >> beam.Map(lambda s: (s.key, s))
-        with_earlier = ({"pair": pairs | "ByEarlier" >> beam.MapTuple(lambda p, info: (p[1], (p[0], info))),
-                         "summary": by_key}
-                        | "JoinEarlier" >> beam.CoGroupByKey()
-                        | "ToLater" >> beam.FlatMapTuple(_to_later))
-        return ({"earlier": with_earlier, "summary": by_key}
-                | "JoinLater" >> beam.CoGroupByKey()
-                | "Build" >> beam.FlatMap(_build, self.build))
-
-
-def _to_later(_, joined):
-    for earlier in joined["summary"]:
-        for later, info in joined["pair"]:
-            yield later, (earlier, info)
-
-
-def _build(keyed, build):
-    _, joined = keyed
-    for later in joined["summary"]:
-        if joined["earlier"]:
-            record = build(later, list(joined["earlier"]))
-            if record is not None:
-                yield record
-
-
-class _NearAudio(beam.PTransform):
-    def __init__(self, rules: DedupRules):
-        super().__init__()
-        self.rules = rules
-
-    def expand(self, summaries):
-        rules = self.rules
-        return (summaries
-                | "Values" >> beam.FlatMap(value_members)
-                | "GroupValue" >> beam.CombinePerKey(UpTo(rules.max_bucket))
-                | "Pairs" >> beam.FlatMapTuple(lambda _, members: audio_pairs(members))
-                | "Votes" >> beam.CombinePerKey(sum)
-                | "Candidates" >> beam.Filter(lambda kv: is_candidate(kv[1]))
-                | "Verify" >> _Verify(summaries, functools.partial(audio_edges, rules=rules))
-                | "AllEdges" >> beam.combiners.ToList()
-                | "Resolve" >> beam.FlatMap(lambda records: sorted(resolve_near_audio(records, rules).items())))
-
-
-class _NearCaptions(beam.PTransform):
-    def __init__(self, rules: DedupRules):
-        super().__init__()
-        self.rules = rules
-
-    def expand(self, summaries):
-        rules = self.rules
-        return (summaries
-                | "Bands" >> beam.FlatMap(band_members, rules)
-                | "GroupBand" >> beam.CombinePerKey(UpTo(rules.max_bucket))
-                | "Pairs" >> beam.FlatMapTuple(lambda _, members: caption_pairs(members))
-                | "GroupPair" >> beam.GroupByKey()
-                | "Distinct" >> beam.MapTuple(lambda pair, captions: (pair, distinct_sorted(captions)))
-                | "Verify" >> _Verify(summaries, functools.partial(caption_edges, rules=rules))
-                | "AllEdges" >> beam.combiners.ToList()
-                | "Resolve" >> beam.FlatMap(lambda records: sorted(resolve_near_captions(records).items())))
+def find_duplicates(summaries, rules: DedupRules) -> dict[str, Verdict]:
+    """key -> Verdict for every clip that is a duplicate or loses a caption; others are absent.
+    The same steps as FindDuplicates, in one process."""
+    live = sorted(summaries, key=lambda s: s.priority)
+    verdicts: dict[str, Verdict] = {}
+    if rules.exact_audio:
+        verdicts.update(find_exact_audio(live))
+        live = [s for s in live if s.key not in verdicts]
+    if rules.max_ber is not None:
+        verdicts.update(find_near_audio(live, rules))
+        live = [s for s in live if s.key not in verdicts]
+    if rules.caption_jaccard is not None:
+        verdicts.update(find_near_captions(live, rules))
+    return verdicts

@@ -22,8 +22,10 @@ from tunescribe.transforms.audio.decode import decode_audio
 from tunescribe.transforms.audio.segment import window_bounds
 from tunescribe.transforms.quality import fingerprint as fp
 from tunescribe.transforms.quality.decontaminate import EvalIndex, EvalSet, contamination
-from tunescribe.transforms.quality.dedup import DedupRules, Summary, UpTo, audio_pairs, find_duplicates
-from tunescribe.transforms.quality.find_duplicates import FindDuplicates
+from tunescribe.transforms.quality.duplicates import Summary, UpTo
+from tunescribe.transforms.quality.find_duplicates import FindDuplicates, find_duplicates
+from tunescribe.transforms.quality.near_audio import audio_pairs
+from tunescribe.transforms.quality.settings import DedupRules
 
 RATE = 48000
 MUSIC = ["bach_bwv1_6.ogg", "bach_bwv66_6.ogg", "corelli_opus3no1_1grave.ogg", "joplin_maple_leaf_rag.ogg",
