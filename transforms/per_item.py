@@ -25,7 +25,7 @@ import ctypes
 import dataclasses
 import sys
 from collections import OrderedDict
-from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Optional
 
@@ -196,7 +196,14 @@ class RunStagesPerItem(beam.DoFn):
         self.pool.close()
 
     def _submit(self, item) -> None:
-        self.pending[self.pool.submit(item)] = item
+        try:
+            future = self.pool.submit(item)
+        except BrokenProcessPool as exc:
+            # A worker died since the last collect: the pool refuses new items before its failed
+            # futures are taken. This item goes with the others in flight (`_collect` below).
+            future = Future()
+            future.set_exception(exc)
+        self.pending[future] = item
 
     def _collect(self, block: bool):
         if block and self.pending:

@@ -179,6 +179,31 @@ def test_a_worker_that_dies_costs_only_its_item(tmp_path):
     assert "worker process died" in (tmp_path / "rejected-s2").read_text()
 
 
+def test_an_item_sent_after_a_worker_died_is_not_lost():
+    """The pool can break between two items (a worker killed while idle, or before its failed
+    item is collected): the next item is refused by the pool itself. It is run again with the
+    others, and nothing stops the run."""
+    import signal
+    import time
+
+    from tunescribe.transforms.per_item import RunStagesPerItem
+    from tunescribe.transforms.workers import _POOLS
+
+    dofn = RunStagesPerItem((Step("decode", Halve()),), workers=2)
+    dofn.setup()
+    dofn.start_bundle()
+    outputs = list(dofn.process(Num("a", 4)))
+    pool = _POOLS[2]
+    for process in list(pool._processes.values()):
+        os.kill(process.pid, signal.SIGKILL)
+    while not pool._broken:  # the pool's own thread notices the dead workers
+        time.sleep(0.01)
+    outputs += list(dofn.process(Num("b", 8)))
+    outputs += list(dofn.finish_bundle())
+    made = sorted(getattr(o, "value", o).key for o in outputs if not isinstance(o, beam.pvalue.TaggedOutput))
+    assert made == ["a_0", "a_1", "b_0", "b_1"]
+
+
 class KillOn(beam.DoFn):
     def __init__(self, source_id: str):
         self.source_id = source_id
