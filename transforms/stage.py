@@ -1,9 +1,9 @@
 """How a stage reports a rejected element, and how the pipeline routes it to the rejects table.
 
 A stage's DoFn raises `Rejected(reason, detail)` for the element it was given and refuses whole
-(bad file, silent clip...),
-with `transient=True` when the failure is of the moment rather than of the element (network down,
-endpoint rate-limited, a file not there yet): the reject says so and the next run tries again.
+(bad file, silent clip...), with `transient=True` when the failure is of the moment rather than of
+the element (network down, endpoint rate-limited, a file not there yet): the reject says so and the
+next run tries again.
 `RunStage` applies the DoFn with Beam's `with_exception_handling`, so every exception — expected
 `Rejected` or an unexpected bug in a library — becomes a reject record naming the stage, and the
 run goes on. Nothing is dropped silently: an element either yields outputs or a reject.

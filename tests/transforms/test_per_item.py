@@ -196,8 +196,11 @@ def test_an_item_sent_after_a_worker_died_is_not_lost():
     pool = _POOLS[2]
     for process in list(pool._processes.values()):
         os.kill(process.pid, signal.SIGKILL)
-    while not pool._broken:  # the pool's own thread notices the dead workers
+    for _ in range(6000):  # the pool's own thread notices the dead workers (a hang guard, not a timing)
+        if pool._broken:
+            break
         time.sleep(0.01)
+    assert pool._broken
     outputs += list(dofn.process(Num("b", 8)))
     outputs += list(dofn.finish_bundle())
     made = sorted(getattr(o, "value", o).key for o in outputs if not isinstance(o, beam.pvalue.TaggedOutput))
